@@ -1,0 +1,89 @@
+# mshare: developer and user entry points.  `make help` lists them.
+#
+# make [KVER=...]   build mshare.ko for the running kernel (or KVER)
+# make install      DKMS-install for the running kernel, plus modprobe.d
+#                   and the uapi header
+# make check        install what is missing, then the whole VM test matrix
+# make demo         install what is missing, then a VM that shows mshare
+# make test         one kernel, one boot, chosen groups, in seconds
+# make shell        an interactive guest shell with the module installed
+# make lint         checkpatch + sparse
+
+KVER	?= $(shell uname -r)
+KDIR	?= /lib/modules/$(KVER)/build
+VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+PREFIX	?= /usr
+
+# Test programs: static ones run anywhere in the busybox guest; those that
+# need libkmod are dynamic and get their libraries copied into the guest.
+TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
+STATIC_TESTS	:= msharefs_test
+KMOD_TESTS	:= kmod_cycle
+TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS))
+
+# For make test / make shell
+T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 basename | sort -V))
+BOOT	?=
+GROUPS	?= fs
+
+.PHONY: all modules clean install uninstall setup tests check demo test shell lint help
+
+all: modules
+
+modules:
+	@test -f $(KDIR)/Makefile || { echo "no kernel headers for $(KVER) in $(KDIR): apt-get install linux-headers-$(KVER), or make KVER=<installed version>"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	-test -f $(KDIR)/Makefile && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf build
+
+install:
+	@test "$$(id -u)" = 0 || { echo "make install must run as root"; exit 1; }
+	scripts/dkms-install.sh $(KVER)
+	install -D -m 0644 etc/modprobe.d/mshare.conf /etc/modprobe.d/mshare.conf
+	install -D -m 0644 include/uapi/linux/msharefs.h $(PREFIX)/include/linux/msharefs.h
+	depmod $(KVER)
+
+uninstall:
+	-dkms remove mshare/$(VERSION) --all
+	rm -rf /usr/src/mshare-$(VERSION)
+	rm -f /etc/modprobe.d/mshare.conf $(PREFIX)/include/linux/msharefs.h
+
+setup:
+	scripts/setup.sh
+
+build/tests/%: tests/%.c include/uapi/linux/msharefs.h
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
+
+build/tests/kmod_cycle: tests/kmod_cycle.c
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libkmod)
+
+tests: $(TEST_BINS)
+
+check: setup
+	$(MAKE) tests
+	scripts/check.sh
+
+demo: setup
+	$(MAKE) tests
+	scripts/demo.sh
+
+# Quick loop: build the module directly (no DKMS) for one kernel and boot it.
+test: tests
+	scripts/build-module.sh $(T_KVER)
+	scripts/build-guest.sh $(T_KVER) build/kbuild/$(T_KVER)/mshare.ko
+	scripts/vm-run.sh $(T_KVER) quick-$(T_KVER) $(GROUPS) $(BOOT) | awk -f scripts/tap-summary.awk
+
+shell: tests
+	scripts/build-module.sh $(T_KVER)
+	scripts/build-guest.sh $(T_KVER) build/kbuild/$(T_KVER)/mshare.ko
+	scripts/vm-run.sh $(T_KVER) shell shell $(BOOT)
+
+lint:
+	scripts/lint.sh
+
+help:
+	@sed -n 's/^# \{0,1\}//; 3,12p' Makefile

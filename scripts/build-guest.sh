@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build the test guest's initramfs for one kernel: busybox, the real kmod
+# tools with their libraries, the test programs from build/tests, the mshare
+# module at its DKMS path with a depmod'ed module tree, and scripts/guest-init.sh
+# as /init.
+# Usage: build-guest.sh KVER [MODULE.ko]   (default: the DKMS-installed module)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kver=${1:?usage: build-guest.sh KVER [MODULE.ko]}
+module=${2:-}
+if [ -z "$module" ]; then
+	module=$(ls /lib/modules/"$kver"/updates/dkms/mshare.ko* 2>/dev/null | head -n 1 || true)
+	[ -n "$module" ] || die "mshare is not DKMS-installed for $kver (scripts/dkms-install.sh)"
+fi
+[ -d "$build/tests" ] || die "test programs not built (make tests)"
+
+out=$build/guest/$kver
+root=$out/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,etc/modprobe.d,proc,sys,dev,tmp,tests,root} \
+	"$root/lib/modules/$kver/updates/dkms"
+
+# busybox for the shell and the usual commands ...
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+done
+# ... but the real kmod for everything about modules.
+cp "$(command -v kmod)" "$root/sbin/kmod"
+for t in modprobe insmod rmmod lsmod depmod modinfo; do
+	rm -f "$root/bin/$t"
+	ln -s kmod "$root/sbin/$t"
+done
+
+cp "$build"/tests/* "$root/tests/"
+
+# Shared libraries of the dynamic binaries, at their host paths.
+for f in "$root/sbin/kmod" "$root"/tests/*; do
+	ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+done | sort -u | while read -r lib; do
+	cp -L --parents "$lib" "$root"
+done
+
+cp "$module" "$root/lib/modules/$kver/updates/dkms/"
+for f in modules.order modules.builtin modules.builtin.modinfo; do
+	[ -f "/lib/modules/$kver/$f" ] && cp "/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
+done
+depmod -b "$root" "$kver"
+
+cp "$top/etc/modprobe.d/mshare.conf" "$root/etc/modprobe.d/"
+install -m 0755 "$top/scripts/guest-init.sh" "$root/init"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
+echo "guest: $out/initrd.gz ($(du -h "$out/initrd.gz" | cut -f1), module $(basename "$module"))"

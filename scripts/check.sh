@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test matrix: DKMS-install the working tree for the newest 6.1 and
+# 6.12 kernels, build a guest for each, and boot each one with 5-level
+# paging (the default under -cpu max), with no5lvl, and with no5lvl pti=on.
+# Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
+#
+# Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
+# matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
+# (default fs,kmod), mshare_cycles is passed on to the guest.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+declare -A boot_args=(
+	[5level]=""
+	[no5lvl]="no5lvl"
+	[no5lvl-pti]="no5lvl pti=on"
+)
+boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
+groups=${MSHARE_GROUPS:-fs,kmod}
+cycles=${MSHARE_CYCLES:-200}
+kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
+[ -n "$kernels" ] || die "no kernels installed (make setup)"
+
+run() {
+	local k b
+	# shellcheck disable=SC2086
+	"$top/scripts/dkms-install.sh" $kernels | sed 's/^/# /'
+	for k in $kernels; do
+		"$top/scripts/build-guest.sh" "$k" | sed 's/^/# /'
+	done
+	for k in $kernels; do
+		for b in $boots; do
+			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
+			echo "# boot $k $b"
+			# shellcheck disable=SC2086
+			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups" \
+				mshare_cycles="$cycles" ${boot_args[$b]}
+		done
+	done
+}
+
+# A failing build or setup step is a failed test, not a silent stop.
+{ run || echo "not ok - harness: a build step failed (exit $?)"; } 2>&1 |
+	awk -f "$top/scripts/tap-summary.awk"

@@ -1,0 +1,76 @@
+#!/bin/sh
+# /init of the mshare test guest (busybox + real kmod).
+#
+# The kernel log goes to the console (ttyS0); TAP lines, diagnostics and a
+# final dmesg dump go to the second serial port (ttyS1), which the host
+# reads.  Settings come from the kernel command line, which the kernel hands
+# to init as environment variables:
+#   mshare_groups=fs,kmod   test groups to run (or "shell" for a prompt)
+#   mshare_cycles=N         load/unload cycles of the kmod group
+export PATH=/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+
+groups=${mshare_groups:-fs,kmod}
+cycles=${mshare_cycles:-200}
+mnt=/sys/fs/mshare
+
+finish() {
+	echo "### dmesg-begin" >&3
+	dmesg >&3
+	echo "### dmesg-end" >&3
+	echo "### done" >&3
+	sync
+	poweroff -f
+}
+
+tap() { # tap STATUS DESCRIPTION: one TAP line from init itself
+	if [ "$1" -eq 0 ]; then echo "ok - $2" >&3; else echo "not ok - $2" >&3; fi
+}
+
+mounted() { grep -qs " $mnt msharefs " /proc/mounts; }
+
+if [ "$groups" = shell ]; then
+	exec 3>/dev/null
+	echo "mshare guest $(uname -r): '/sbin/modprobe mshare' (kmod) loads and mounts; 'poweroff -f' quits"
+	setsid cttyhack sh
+	poweroff -f
+fi
+
+exec 3>/dev/ttyS1
+echo "### start $(uname -r) groups=$groups cmdline: $(cat /proc/cmdline)" >&3
+
+# Load exactly as a user would: kmod's modprobe, the DKMS-installed module,
+# the modprobe.d install line that mounts msharefs.
+/sbin/modprobe mshare
+tap $? "modprobe mshare loads the module"
+path=$(/sbin/modinfo -n mshare 2>/dev/null)
+case "$path" in
+*/lib/modules/$(uname -r)/updates/dkms/mshare.ko*) tap 0 "modprobe found the DKMS-installed module ($path)" ;;
+*) tap 1 "modprobe found the DKMS-installed module (got '$path')" ;;
+esac
+mounted
+tap $? "modprobe.d install line mounted msharefs on $mnt"
+mounted || { finish; exit; }
+
+for g in $(echo "$groups" | tr ',' ' '); do
+	echo "# group $g" >&3
+	case "$g" in
+	fs)	/tests/msharefs_test "$mnt" >&3 2>&1 ;;
+	kmod)	/tests/kmod_cycle -n "$cycles" -d "$mnt" >&3 2>&1 ;;
+	*)	echo "# unknown group $g" >&3; false ;;
+	esac
+	tap $? "group $g: test program exited with status 0"
+done
+
+# Unload exactly as a user would: the modprobe.d remove line unmounts first.
+/sbin/modprobe -r mshare
+tap $? "modprobe -r mshare unmounts and unloads"
+[ ! -e /sys/module/mshare ] && [ ! -e "$mnt" ]
+tap $? "after unload neither /sys/module/mshare nor $mnt exists"
+finish

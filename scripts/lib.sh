@@ -1,0 +1,32 @@
+# Shared helpers of the mshare scripts (sourced, not run).
+# shellcheck shell=bash
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="$top/build"
+
+mshare_version() {
+	sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf"
+}
+
+# Installed kernels of a series, by glob, newest last: kernels_of 6.1
+kernels_of() {
+	local d
+	for d in /lib/modules/"$1".*; do
+		[ -f "$d/build/Makefile" ] && [ -f "/boot/vmlinuz-${d##*/}" ] &&
+			echo "${d##*/}"
+	done | sort -V
+}
+
+# The kernels the test matrix covers: the newest 6.1 and the newest 6.12.
+matrix_kernels() {
+	local s k
+	for s in 6.1 6.12; do
+		k=$(kernels_of "$s" | tail -n 1)
+		[ -n "$k" ] && echo "$k"
+	done
+}
+
+die() {
+	echo "$(basename "$0"): $*" >&2
+	exit 1
+}

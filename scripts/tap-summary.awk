@@ -1,0 +1,24 @@
+# Number the TAP lines of a whole run, print the plan and the closing line
+# "N passed, M failed"; exit non-zero on any failure or when nothing ran.
+/^(not )?ok([ \t]|$)/ {
+	n++
+	if ($1 == "ok") {
+		pass++
+		sub(/^ok[ \t]*[0-9]*[ \t]*-?[ \t]*/, "")
+		printf "ok %d - %s\n", n, $0
+	} else {
+		fail++
+		sub(/^not ok[ \t]*[0-9]*[ \t]*-?[ \t]*/, "")
+		printf "not ok %d - %s\n", n, $0
+	}
+	fflush()
+	next
+}
+/^1\.\.[0-9]+/ { next }
+/^#/ { print; fflush(); next }
+{ print "# " $0; fflush() }
+END {
+	printf "1..%d\n", n
+	printf "%d passed, %d failed\n", pass, fail
+	exit (fail > 0 || n == 0) ? 1 : 0
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Boot one kernel under QEMU TCG with the test initramfs, run test groups,
+# and print their TAP lines labelled with the run, plus the harness's own
+# verdicts: the guest finished, and its kernel log is clean.
+# Numbering and the final count are left to scripts/tap-summary.awk.
+#
+# Usage: vm-run.sh KVER LABEL GROUPS [KERNEL-ARGS...]
+#   GROUPS: comma-separated test groups (fs,kmod), or "shell" for an
+#           interactive guest on this terminal.
+# Environment: MSHARE_VM_MEM (default 2G), MSHARE_VM_TIMEOUT (s, default 600)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kver=${1:?usage: vm-run.sh KVER LABEL GROUPS [KERNEL-ARGS...]}
+label=${2:?}
+groups=${3:?}
+shift 3
+initrd=$build/guest/$kver/initrd.gz
+[ -f "$initrd" ] || die "no initramfs for $kver (scripts/build-guest.sh $kver)"
+
+append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 mshare_groups=$groups $*"
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2
+	-m "${MSHARE_VM_MEM:-2G}" -nodefaults -display none -no-reboot
+	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd")
+
+if [ "$groups" = shell ]; then
+	exec "${qemu[@]}" -append "$append" -serial mon:stdio
+fi
+
+out=$build/runs/$label
+rm -rf "$out"
+mkdir -p "$out"
+start=$(date +%s)
+rc=0
+timeout -k 10 "${MSHARE_VM_TIMEOUT:-600}" "${qemu[@]}" -append "$append" \
+	-monitor none -serial "file:$out/console.log" -serial "file:$out/tap.log" \
+	>"$out/qemu.log" 2>&1 || rc=$?
+secs=$(($(date +%s) - start))
+touch "$out/console.log" "$out/tap.log"
+tr -d '\r' <"$out/tap.log" >"$out/tap.txt"
+tr -d '\r' <"$out/console.log" >"$out/console.txt"
+sed -n '/^### dmesg-begin$/,/^### dmesg-end$/p' "$out/tap.txt" >"$out/dmesg.txt"
+
+# The tests' own lines, labelled; plans are dropped (the summary renumbers).
+sed '/^### dmesg-begin$/,$d' "$out/tap.txt" | awk -v l="[$label]" '
+	/^(not )?ok([ \t]|$)/ {
+		st = ($1 == "ok") ? "ok" : "not ok"
+		sub(/^(not )?ok[ \t]*[0-9]*[ \t]*-?[ \t]*/, "")
+		print st " - " l " " $0
+		next
+	}
+	/^1\.\.[0-9]+/ || /^###/ || /^[ \t]*$/ { next }
+	/^#/ { print; next }
+	{ print "# " $0 }'
+
+if grep -q '^### done$' "$out/tap.txt"; then
+	echo "ok - [$label] guest ran to the end (${secs}s)"
+else
+	echo "not ok - [$label] guest ran to the end (qemu exit $rc after ${secs}s; hang, panic or timeout)"
+	tail -n 40 "$out/console.txt" | sed 's/^/#   console: /'
+fi
+
+# Anything the kernel says when it is unhappy fails the run.
+bad='WARNING:|\bBUG\b|Oops|general protection|KFENCE|Bad rss-counter|Bad page|'
+bad+='blocked for more than|Kernel panic|refcount_t:|UBSAN|soft lockup|'
+bad+='hard LOCKUP|rcu: INFO|detected stall|Call Trace|corruption|'
+bad+='Poison overwritten|Redzone|Object padding|still has objects|'
+bad+='Unable to handle|stack-protector|double fault|invalid opcode|'
+bad+='kernel stack overflow|leaked|Memory leak'
+if cat "$out/console.txt" "$out/dmesg.txt" | grep -E "$bad" >"$out/bad.txt"; then
+	echo "not ok - [$label] guest kernel log clean"
+	sort -u "$out/bad.txt" | head -n 20 | sed 's/^/#   log: /'
+	grep -E -B2 -A25 "$bad" "$out/console.txt" | head -n 80 | sed 's/^/#   console: /'
+else
+	echo "ok - [$label] guest kernel log clean"
+fi

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mshare regions: the per-region state object and the operations on a
+ * region file (size once, ioctl, mmap).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <uapi/linux/msharefs.h>
+
+#include "mshare.h"
+
+/*
+ * A cache of our own rather than kmalloc: with slub_debug (always on in the
+ * test VMs) it is never merged, so kmem_cache_destroy() at unload reports
+ * any region that was leaked.
+ */
+static struct kmem_cache *mshare_region_cachep;
+
+int mshare_region_cache_init(void)
+{
+	mshare_region_cachep = KMEM_CACHE(mshare_region, SLAB_ACCOUNT);
+	return mshare_region_cachep ? 0 : -ENOMEM;
+}
+
+void mshare_region_cache_exit(void)
+{
+	kmem_cache_destroy(mshare_region_cachep);
+}
+
+struct mshare_region *mshare_region_alloc(void)
+{
+	struct mshare_region *region;
+
+	region = kmem_cache_zalloc(mshare_region_cachep, GFP_KERNEL_ACCOUNT);
+	if (!region)
+		return NULL;
+	refcount_set(&region->ref, 1);
+	mutex_init(&region->lock);
+	return region;
+}
+
+void mshare_region_put(struct mshare_region *region)
+{
+	if (refcount_dec_and_test(&region->ref))
+		kmem_cache_free(mshare_region_cachep, region);
+}
+
+/*
+ * The largest region that can ever be attached: an aligned range inside the
+ * user address space of this boot (4- or 5-level paging).  The first slot
+ * holds address 0, which mmap_min_addr keeps unmappable, so it never counts.
+ */
+u64 mshare_region_max_size(void)
+{
+	return round_down(TASK_SIZE_MAX, MSHARE_ALIGN) - MSHARE_ALIGN;
+}
+
+/* 0 while unsized.  Pairs with the release in mshare_region_set_size(). */
+static u64 mshare_region_size(struct mshare_region *region)
+{
+	return smp_load_acquire(&region->size);
+}
+
+/*
+ * Give the region its size; allowed exactly once.  Callers hold the inode
+ * lock, which also serialises concurrent truncates: exactly one wins.
+ */
+static int mshare_region_set_size(struct inode *inode, loff_t size)
+{
+	struct mshare_region *region = mshare_inode_region(inode);
+	int err = 0;
+
+	mutex_lock(&region->lock);
+	if (region->size)
+		err = -EINVAL;		/* the size is set once */
+	else if (size <= 0 || !IS_ALIGNED(size, MSHARE_ALIGN))
+		err = -EINVAL;
+	else if (size > mshare_region_max_size())
+		err = -EFBIG;
+	if (!err) {
+		smp_store_release(&region->size, size);
+		i_size_write(inode, size);
+	}
+	mutex_unlock(&region->lock);
+	return err;
+}
+
+static int mshare_region_setattr(struct mshare_idmap *idmap,
+				 struct dentry *dentry, struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+
+	if (attr->ia_valid & ATTR_SIZE) {
+		/*
+		 * open(O_TRUNC) must not fail or discard anything: a region's
+		 * size is fixed once set, so O_TRUNC is ignored.
+		 */
+		if (!(attr->ia_valid & ATTR_OPEN)) {
+			err = mshare_region_set_size(inode, attr->ia_size);
+			if (err)
+				return err;
+		}
+		attr->ia_valid &= ~ATTR_SIZE;
+	}
+
+	setattr_copy(idmap, inode, attr);
+	return 0;
+}
+
+/* fallocate(fd, 0, 0, size) is the other way to size a region. */
+static long mshare_region_fallocate(struct file *file, int mode,
+				    loff_t offset, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	int err;
+
+	if (mode)
+		return -EOPNOTSUPP;
+	if (offset)
+		return -EINVAL;
+
+	inode_lock(inode);
+	err = mshare_region_set_size(inode, len);
+	if (!err)
+		inode_set_ctime_current(inode);
+	inode_unlock(inode);
+	return err;
+}
+
+static long mshare_region_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	struct mshare_region *region = mshare_inode_region(file_inode(file));
+	void __user *argp = (void __user *)arg;
+	struct mshare_create create;
+	struct mshare_unmap unmap;
+
+	switch (cmd) {
+	case MSHAREFS_CREATE_MAPPING:
+		if (copy_from_user(&create, argp, sizeof(create)))
+			return -EFAULT;
+		break;
+	case MSHAREFS_UNMAP:
+		if (copy_from_user(&unmap, argp, sizeof(unmap)))
+			return -EFAULT;
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (!mshare_region_size(region))
+		return -EINVAL;
+
+	/* Placing memory objects arrives with the host mm. */
+	return -EOPNOTSUPP;
+}
+
+static int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mshare_region *region = mshare_inode_region(file_inode(file));
+
+	if (!mshare_region_size(region))
+		return -EINVAL;
+
+	/* Attaching arrives with page-table sharing. */
+	return -ENODEV;
+}
+
+/*
+ * No read/write/llseek: the VFS then fails read and write with EINVAL and
+ * lseek/pread with ESPIPE, which is what a region, not a byte stream, wants.
+ */
+const struct file_operations mshare_region_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= mshare_region_ioctl,
+	.mmap		= mshare_region_mmap,
+	.fallocate	= mshare_region_fallocate,
+};
+
+const struct inode_operations mshare_region_iops = {
+	.setattr	= mshare_region_setattr,
+	.getattr	= simple_getattr,
+};
