@@ -37,7 +37,7 @@ cp "$build"/tests/* "$root/tests/"
 
 # Shared libraries of the dynamic binaries, at their host paths.
 for f in "$root/sbin/kmod" "$root"/tests/*; do
-	ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+	{ ldd "$f" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
 done | sort -u | while read -r lib; do
 	cp -L --parents "$lib" "$root"
 done

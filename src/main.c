@@ -16,27 +16,18 @@ static int __init mshare_init(void)
 {
 	int err;
 
-	err = mshare_region_cache_init();
+	err = msharefs_init();
 	if (err)
 		return err;
 
-	err = msharefs_init();
-	if (err)
-		goto out_region;
-
-	pr_info("loaded; mount with: mount -t msharefs msharefs /sys/fs/mshare\n");
+	pr_info("version %s loaded\n", MSHARE_VERSION);
 	return 0;
-
-out_region:
-	mshare_region_cache_exit();
-	return err;
 }
 
 static void __exit mshare_exit(void)
 {
 	msharefs_exit();
-	mshare_region_cache_exit();
-	pr_info("unloaded\n");
+	mshare_region_check_leaks();
 }
 
 module_init(mshare_init);

@@ -34,8 +34,7 @@ struct mshare_region {
 };
 
 /* region.c */
-int mshare_region_cache_init(void);
-void mshare_region_cache_exit(void);
+void mshare_region_check_leaks(void);
 struct mshare_region *mshare_region_alloc(void);
 void mshare_region_put(struct mshare_region *region);
 u64 mshare_region_max_size(void);
