@@ -63,6 +63,7 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	case "$g" in
 	fs)	/tests/msharefs_test "$mnt" >&3 2>&1 ;;
 	kmod)	/tests/kmod_cycle -n "$cycles" -d "$mnt" >&3 2>&1 ;;
+	demo)	sh /tests/demo-guest.sh >&3 2>&1 ;;
 	*)	echo "# unknown group $g" >&3; false ;;
 	esac
 	tap $? "group $g: test program exited with status 0"

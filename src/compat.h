@@ -3,6 +3,9 @@
  * The one place where the differences between the supported kernels
  * (Debian 6.1 LTS and 6.12 LTS) are spelled out.  Everything else in the
  * module is written against the names defined here.
+ *
+ * This is the only file allowed to test LINUX_VERSION_CODE (scripts/lint.sh
+ * tells checkpatch so).
  */
 #ifndef MSHARE_COMPAT_H
 #define MSHARE_COMPAT_H
@@ -25,7 +28,10 @@ static inline void mshare_inode_init_ts(struct inode *inode)
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	simple_inode_init_ts(inode);
 #else
-	inode->i_atime = inode->i_mtime = inode_set_ctime_current(inode);
+	struct timespec64 now = inode_set_ctime_current(inode);
+
+	inode->i_atime = now;
+	inode->i_mtime = now;
 #endif
 }
 

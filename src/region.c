@@ -61,9 +61,10 @@ u64 mshare_region_max_size(void)
 	return round_down(TASK_SIZE_MAX, MSHARE_ALIGN) - MSHARE_ALIGN;
 }
 
-/* 0 while unsized.  Pairs with the release in mshare_region_set_size(). */
+/* 0 while unsized. */
 static u64 mshare_region_size(struct mshare_region *region)
 {
+	/* Pairs with the release in mshare_region_set_size(). */
 	return smp_load_acquire(&region->size);
 }
 
@@ -84,6 +85,7 @@ static int mshare_region_set_size(struct inode *inode, loff_t size)
 	else if (size > mshare_region_max_size())
 		err = -EFBIG;
 	if (!err) {
+		/* Readers that see the size see everything set before it. */
 		smp_store_release(&region->size, size);
 		i_size_write(inode, size);
 	}
