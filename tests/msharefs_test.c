@@ -899,6 +899,66 @@ static void test_ftruncate(void)
 	unlink(path);
 }
 
+/*
+ * 47 or 56: the user address bits of this boot.  Only 5-level paging can
+ * place a mapping at 2^50.
+ */
+static int user_va_bits(void)
+{
+	void *hint = (void *)(1UL << 50);
+	void *p;
+
+	p = mmap(hint, 4096, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return 47;
+	munmap(p, 4096);
+	return 56;
+}
+
+/*
+ * The largest region is every aligned slot of the user address space except
+ * the first (it holds address 0) and the last (it reaches the top, which is
+ * not user space): 254 x 512 GiB with 4-level paging.  One slot more is
+ * EFBIG, for ftruncate and fallocate alike.  Only directories and regions
+ * can be made: mknod of a fifo and symlink fail EPERM.
+ */
+static void test_limits(void)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	int bits = user_va_bits();
+	off_t max = ((off_t)1 << bits) - 2 * align_a;
+	int fd, r, e;
+
+	diag("%d-bit user address space: largest region %lld slots",
+	     bits, (long long)(max / align_a));
+	region_path(path, "limit");
+	fd = make_region(path, 0);
+	r = ftruncate(fd, max + align_a);
+	e = errno;
+	check_err(r, e, EFBIG, "ftruncate(largest + A) fails EFBIG");
+	r = fallocate(fd, 0, 0, max + align_a);
+	e = errno;
+	check_err(r, e, EFBIG, "fallocate(largest + A) fails EFBIG");
+	r = ftruncate(fd, max);
+	e = errno;
+	check_ok(r, e, "ftruncate(largest region: %lld x A) succeeds",
+		 (long long)(max / align_a));
+	check_size(fd_size(fd), max, "st_size is the largest size");
+	close_fd(&fd);
+	unlink(path);
+
+	region_path(path, "fifo");
+	r = mknod(path, S_IFIFO | 0600, 0);
+	e = errno;
+	check_err(r, e, EPERM, "mknod of a fifo fails EPERM");
+	region_path(path, "symlink");
+	region_path(target, "target");
+	r = symlink(target, path);
+	e = errno;
+	check_err(r, e, EPERM, "symlink fails EPERM");
+}
+
 static void test_fallocate(void)
 {
 	char path[PATH_MAX];
@@ -1544,6 +1604,7 @@ int main(int argc, char **argv)
 	test_create();
 	test_ftruncate();
 	test_fallocate();
+	test_limits();
 	test_otrunc();
 	test_fileops();
 	test_two_fds();
