@@ -12,6 +12,10 @@
 
 #include <linux/version.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <asm/ibt.h>
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 /* 6.3 replaced the user_namespace argument of inode ops by an idmap. */
@@ -44,5 +48,93 @@ static inline void mshare_dir_touch(struct inode *dir)
 	dir->i_mtime = inode_set_ctime_current(dir);
 #endif
 }
+
+/*
+ * A kprobe's address skips the function's ENDBR (or the poison of a sealed
+ * one) on IBT kernels (6.12); the function starts 4 bytes earlier.
+ */
+static inline unsigned long mshare_kprobe_to_sym(unsigned long addr)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	if (addr && is_endbr(*(u32 *)(addr - ENDBR_INSN_SIZE)))
+		addr -= ENDBR_INSN_SIZE;
+#endif
+	return addr;
+}
+
+/* 6.3 made vm_flags read-only behind accessors. */
+static inline void mshare_vm_flags_set(struct vm_area_struct *vma,
+				       vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Per-VMA-lock faults (6.4+): true if the fault holds only the VMA's lock,
+ * which is then dropped so the caller can retry under the mmap lock.
+ */
+static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
+					      unsigned int flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	if (flags & FAULT_FLAG_VMA_LOCK) {
+		vma_end_read(vma);
+		return true;
+	}
+#endif
+	return false;
+}
+
+/* A free range of the current process, without any file's placement rules. */
+static inline unsigned long mshare_free_area(unsigned long addr,
+					     unsigned long len)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	return mm_get_unmapped_area(current->mm, NULL, addr, len, 0, 0);
+#else
+	return get_unmapped_area(NULL, addr, len, 0, 0);
+#endif
+}
+
+/*
+ * A fresh mm from mm_alloc() has no mmap layout (that is set at exec); give
+ * the host mm the creator's, so mmap code run in it finds its allocator.
+ */
+static inline void mshare_copy_mmap_layout(struct mm_struct *to,
+					   const struct mm_struct *from)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	if (test_bit(MMF_TOPDOWN, &from->flags))
+		set_bit(MMF_TOPDOWN, &to->flags);
+#else
+	to->get_unmapped_area = from->get_unmapped_area;
+#endif
+	to->mmap_base = from->mmap_base;
+	to->mmap_legacy_base = from->mmap_legacy_base;
+	to->task_size = from->task_size;
+}
+
+/* The memcg that a host mm's page faults are charged to. */
+static inline void mshare_set_mm_owner(struct mm_struct *mm,
+				       struct task_struct *owner)
+{
+#ifdef CONFIG_MEMCG
+	rcu_assign_pointer(mm->owner, owner);
+#endif
+}
+
+/*
+ * The mmu_notifier callback that runs inside every TLB flush of an mm: 6.6
+ * renamed invalidate_range to arch_invalidate_secondary_tlbs.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define mshare_mn_tlb_flush	arch_invalidate_secondary_tlbs
+#else
+#define mshare_mn_tlb_flush	invalidate_range
+#endif
 
 #endif /* MSHARE_COMPAT_H */

@@ -16,18 +16,38 @@ static int __init mshare_init(void)
 {
 	int err;
 
-	err = msharefs_init();
+	err = mshare_host_init();
 	if (err)
 		return err;
+	err = mshare_hook_init();
+	if (err)
+		goto out_host;
+	/* Last: once registered, regions can be made and mapped. */
+	err = msharefs_init();
+	if (err)
+		goto out_hook;
 
 	pr_info("version %s loaded\n", MSHARE_VERSION);
 	return 0;
+
+out_hook:
+	mshare_hook_exit();
+out_host:
+	mshare_host_exit();
+	return err;
 }
 
 static void __exit mshare_exit(void)
 {
+	/*
+	 * Unload is possible only when nothing is mounted and no region file
+	 * is open or mapped (each holds a module reference), so no region and
+	 * no fault in progress is left.
+	 */
 	msharefs_exit();
 	mshare_region_check_leaks();
+	mshare_hook_exit();
+	mshare_host_exit();
 }
 
 module_init(mshare_init);

@@ -5,50 +5,134 @@
 #ifndef MSHARE_H
 #define MSHARE_H
 
+#include <linux/cpumask.h>
 #include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+
+#include <uapi/linux/msharefs.h>
 
 #include "compat.h"
-
-#define MSHARE_NAME	"mshare"
 
 /*
  * The unit of sharing: one P4D entry maps 512 GiB on x86_64 with 4- and
  * 5-level paging alike.  Region sizes and attach addresses are multiples.
  */
-#define MSHARE_ALIGN	P4D_SIZE
+#define MSHARE_ALIGN		P4D_SIZE
+
+/* Where a region lives in its host mm: the first slot above address 0. */
+#define MSHARE_HOST_BASE	MSHARE_ALIGN
 
 /*
- * State of one region, hung on its inode's i_private.  The inode holds one
- * reference; later, the host mm and every attachment hold their own, so the
- * region outlives its name and its last open file.
+ * State of one region, hung on its inode's i_private.  References: the
+ * inode, and every attachment; the last one tears down the host mm, so the
+ * memory lives until the name, the last fd and the last mapping are gone.
  */
 struct mshare_region {
-	refcount_t	ref;
-	/* Serialises size changes (with the inode lock) and later placement. */
-	struct mutex	lock;
-	/* 0 until set once by ftruncate/fallocate; never changes afterwards. */
-	u64		size;
+	refcount_t		ref;
+	/* Serialises sizing and host changes (CREATE_MAPPING, UNMAP). */
+	struct mutex		lock;
+	/* 0 until set once by ftruncate/fallocate. */
+	u64			size;
+
+	/* The mm that owns the region's page tables; set with the size. */
+	struct mm_struct	*host;
+	/* Creator's thread-group leader: host->owner, for memcg charging. */
+	struct task_struct	*owner;
+	struct mmu_notifier	host_mn;
+
+	/*
+	 * attach_lock (a spinlock: TLB-flush callbacks take it) protects the
+	 * attachment list, the mutating flag and flush_mask.  Order:
+	 * attach_lock -> an attacher's page_table_lock.
+	 */
+	spinlock_t		attach_lock;
+	struct list_head	attachments;
+	unsigned int		nr_attach;
+	/* A host change is under way: attachers must not link. */
+	bool			mutating;
+	wait_queue_head_t	mutation_done;
+	cpumask_var_t		flush_mask;
 };
 
-/* region.c */
-void mshare_region_check_leaks(void);
-struct mshare_region *mshare_region_alloc(void);
-void mshare_region_put(struct mshare_region *region);
-u64 mshare_region_max_size(void);
-
-extern const struct file_operations mshare_region_fops;
-extern const struct inode_operations mshare_region_iops;
-
-/* msharefs.c */
-int msharefs_init(void);
-void msharefs_exit(void);
+/* One mapping of a region in one process (one VMA). */
+struct mshare_attach {
+	struct list_head	node;		/* in region->attachments */
+	struct mshare_region	*region;
+	struct mm_struct	*mm;
+	unsigned long		start, end;	/* the VMA, whole slots */
+	bool			readonly;
+	struct mmu_notifier	mn;
+	/* Under mm->page_table_lock: */
+	unsigned long		*linked;	/* slots whose P4D entry is ours */
+	int			invalidating;	/* notifier ranges in flight */
+};
 
 static inline struct mshare_region *mshare_inode_region(struct inode *inode)
 {
 	return inode->i_private;
 }
+
+/* region.c */
+struct mshare_region *mshare_region_alloc(void);
+void mshare_region_get(struct mshare_region *region);
+void mshare_region_put(struct mshare_region *region);
+void mshare_region_check_leaks(void);
+u64 mshare_region_max_size(void);
+u64 mshare_region_size(struct mshare_region *region);
+extern const struct file_operations mshare_region_fops;
+extern const struct inode_operations mshare_region_iops;
+
+/* host.c */
+int mshare_host_create(struct mshare_region *region);
+void mshare_host_destroy(struct mshare_region *region);
+long mshare_host_create_mapping(struct mshare_region *region,
+				const struct mshare_create *req);
+long mshare_host_unmap(struct mshare_region *region,
+		       const struct mshare_unmap *req);
+int mshare_host_init(void);
+void mshare_host_exit(void);
+
+/* attach.c */
+int mshare_attach_mmap(struct mshare_region *region,
+		       struct vm_area_struct *vma);
+unsigned long mshare_attach_area(unsigned long addr, unsigned long len,
+				 unsigned long flags);
+int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
+		       p4d_t host_entry);
+void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
+			  unsigned long end);
+extern const struct vm_operations_struct mshare_vm_ops;
+
+/* fault.c */
+vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
+			       unsigned long address, unsigned int flags,
+			       struct pt_regs *regs);
+
+/* hook.c */
+int mshare_hook_init(void);
+void mshare_hook_exit(void);
+
+/* tlb.c */
+void mshare_flush_mm(struct mm_struct *mm);
+void mshare_flush_attachers(struct mshare_region *region);
+
+/* ksym.c */
+struct ftrace_ops;
+int mshare_ksym_init(struct ftrace_ops *ops);
+unsigned long mshare_gate_target(unsigned long ip);
+struct mm_struct *mshare_mm_alloc(void);
+struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
+				       vm_flags_t acct, int creat_flags,
+				       int page_size_log);
+
+/* msharefs.c */
+int msharefs_init(void);
+void msharefs_exit(void);
 
 #endif /* MSHARE_H */

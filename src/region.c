@@ -10,8 +10,6 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include <uapi/linux/msharefs.h>
-
 #include "mshare.h"
 
 /*
@@ -37,18 +35,32 @@ struct mshare_region *mshare_region_alloc(void)
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
 		return NULL;
+	if (!zalloc_cpumask_var(&region->flush_mask, GFP_KERNEL_ACCOUNT)) {
+		kfree(region);
+		return NULL;
+	}
 	refcount_set(&region->ref, 1);
 	mutex_init(&region->lock);
+	spin_lock_init(&region->attach_lock);
+	INIT_LIST_HEAD(&region->attachments);
+	init_waitqueue_head(&region->mutation_done);
 	atomic_long_inc(&mshare_regions_live);
 	return region;
 }
 
+void mshare_region_get(struct mshare_region *region)
+{
+	refcount_inc(&region->ref);
+}
+
 void mshare_region_put(struct mshare_region *region)
 {
-	if (refcount_dec_and_test(&region->ref)) {
-		atomic_long_dec(&mshare_regions_live);
-		kfree(region);
-	}
+	if (!refcount_dec_and_test(&region->ref))
+		return;
+	mshare_host_destroy(region);
+	free_cpumask_var(region->flush_mask);
+	atomic_long_dec(&mshare_regions_live);
+	kfree(region);
 }
 
 /*
@@ -62,7 +74,7 @@ u64 mshare_region_max_size(void)
 }
 
 /* 0 while unsized. */
-static u64 mshare_region_size(struct mshare_region *region)
+u64 mshare_region_size(struct mshare_region *region)
 {
 	/* Pairs with the release in mshare_region_set_size(). */
 	return smp_load_acquire(&region->size);
@@ -84,6 +96,8 @@ static int mshare_region_set_size(struct inode *inode, loff_t size)
 		err = -EINVAL;
 	else if (size > mshare_region_max_size())
 		err = -EFBIG;
+	else
+		err = mshare_host_create(region);
 	if (!err) {
 		/* Readers that see the size see everything set before it. */
 		smp_store_release(&region->size, size);
@@ -152,31 +166,30 @@ static long mshare_region_ioctl(struct file *file, unsigned int cmd,
 	case MSHAREFS_CREATE_MAPPING:
 		if (copy_from_user(&create, argp, sizeof(create)))
 			return -EFAULT;
-		break;
+		if (!mshare_region_size(region))
+			return -EINVAL;
+		return mshare_host_create_mapping(region, &create);
 	case MSHAREFS_UNMAP:
 		if (copy_from_user(&unmap, argp, sizeof(unmap)))
 			return -EFAULT;
-		break;
+		if (!mshare_region_size(region))
+			return -EINVAL;
+		return mshare_host_unmap(region, &unmap);
 	default:
 		return -ENOTTY;
 	}
-
-	if (!mshare_region_size(region))
-		return -EINVAL;
-
-	/* Placing memory objects arrives with the host mm. */
-	return -EOPNOTSUPP;
 }
 
 static int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct mshare_region *region = mshare_inode_region(file_inode(file));
+	return mshare_attach_mmap(mshare_inode_region(file_inode(file)), vma);
+}
 
-	if (!mshare_region_size(region))
-		return -EINVAL;
-
-	/* Attaching arrives with page-table sharing. */
-	return -ENODEV;
+static unsigned long mshare_region_area(struct file *file, unsigned long addr,
+					unsigned long len, unsigned long pgoff,
+					unsigned long flags)
+{
+	return mshare_attach_area(addr, len, flags);
 }
 
 /*
@@ -187,6 +200,7 @@ const struct file_operations mshare_region_fops = {
 	.owner		= THIS_MODULE,
 	.unlocked_ioctl	= mshare_region_ioctl,
 	.mmap		= mshare_region_mmap,
+	.get_unmapped_area = mshare_region_area,
 	.fallocate	= mshare_region_fallocate,
 };
 

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Attaching: a process maps a region file.  Its VMA covers whole 512 GiB
+ * slots; each slot's P4D entry (the PGD entry with 4-level paging) is
+ * linked to the host's PUD table for that slot on first fault, so the
+ * region's page tables are shared, not copied.
+ *
+ * No generic mm code may ever walk or free host tables through an attacher
+ * (invariant 2).  An mmu_notifier on the attacher mm cuts the links before
+ * every walk that could: invalidate_range_start comes before the zap of
+ * munmap, MAP_FIXED replacement, MADV_DONTNEED and mremap's move, and
+ * release before exit's teardown.  Until the matching range_end no link is
+ * made again.  Splits, mprotect and mremap are refused by the vm_ops.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "mshare.h"
+
+/* The attacher's P4D entry for a slot, or NULL if its P4D table is absent. */
+static p4d_t *mshare_attach_p4d(struct mshare_attach *att, unsigned long slot)
+{
+	unsigned long addr = att->start + slot * MSHARE_ALIGN;
+	pgd_t *pgd = pgd_offset(att->mm, addr);
+
+	if (pgd_none(*pgd))
+		return NULL;
+	return p4d_offset(pgd, addr);
+}
+
+/*
+ * Link a slot to the host's PUD table.  A fresh table entry is built rather
+ * than the host's copied: under PTI the kernel half of a top-level entry
+ * carries NX.  Read-only attachers get an entry without RW, which the MMU
+ * honours for every access below it.
+ * -EAGAIN: a host change or an invalidation is under way, try again later.
+ */
+int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
+		       p4d_t host_entry)
+{
+	struct mshare_region *region = att->region;
+	struct mm_struct *mm = att->mm;
+	unsigned long prot = _PAGE_TABLE;
+	p4d_t *p4d;
+	int err = 0;
+
+	if (att->readonly)
+		prot &= ~_PAGE_RW;
+
+	spin_lock(&region->attach_lock);
+	if (region->mutating) {
+		spin_unlock(&region->attach_lock);
+		return -EAGAIN;
+	}
+	spin_lock(&mm->page_table_lock);
+	p4d = mshare_attach_p4d(att, slot);
+	if (att->invalidating) {
+		err = -EAGAIN;
+	} else if (test_bit(slot, att->linked)) {
+		err = 0;
+	} else if (!p4d || !p4d_none(*p4d)) {
+		/* No P4D table (5-level), or stale tables of the process. */
+		err = -EEXIST;
+	} else {
+		set_p4d(p4d, __p4d(prot | (p4d_pfn(host_entry) << PAGE_SHIFT)));
+		__set_bit(slot, att->linked);
+	}
+	spin_unlock(&mm->page_table_lock);
+	spin_unlock(&region->attach_lock);
+	if (err == -EEXIST)
+		pr_warn_ratelimited("cannot link slot %lu of an attachment at %#lx in %s[%d]: page tables in the way\n",
+				    slot, att->start, current->comm,
+				    task_pid_nr(current));
+	return err;
+}
+
+/* Cut the links of the slots that meet [start, end), and flush. */
+void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
+			  unsigned long end)
+{
+	struct mm_struct *mm = att->mm;
+	unsigned long first, last, slot;
+	bool cut = false;
+
+	start = max(start, att->start);
+	end = min(end, att->end);
+	if (start >= end)
+		return;
+	first = (start - att->start) / MSHARE_ALIGN;
+	last = (end - 1 - att->start) / MSHARE_ALIGN;
+
+	spin_lock(&mm->page_table_lock);
+	for_each_set_bit_from(first, att->linked, last + 1) {
+		slot = first;
+		p4d_clear(mshare_attach_p4d(att, slot));
+		__clear_bit(slot, att->linked);
+		cut = true;
+	}
+	spin_unlock(&mm->page_table_lock);
+	if (cut)
+		mshare_flush_mm(mm);
+}
+
+static bool mshare_range_meets(struct mshare_attach *att,
+			       const struct mmu_notifier_range *range)
+{
+	return range->start < att->end && range->end > att->start;
+}
+
+static int
+mshare_attach_invalidate_start(struct mmu_notifier *mn,
+			       const struct mmu_notifier_range *range)
+{
+	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+
+	if (!mshare_range_meets(att, range))
+		return 0;
+	spin_lock(&att->mm->page_table_lock);
+	att->invalidating++;
+	spin_unlock(&att->mm->page_table_lock);
+	mshare_attach_unlink(att, range->start, range->end);
+	return 0;
+}
+
+static void
+mshare_attach_invalidate_end(struct mmu_notifier *mn,
+			     const struct mmu_notifier_range *range)
+{
+	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+
+	if (!mshare_range_meets(att, range))
+		return;
+	spin_lock(&att->mm->page_table_lock);
+	att->invalidating--;
+	spin_unlock(&att->mm->page_table_lock);
+}
+
+/* The process exits: cut everything before exit_mmap() walks its tables. */
+static void mshare_attach_release(struct mmu_notifier *mn,
+				  struct mm_struct *mm)
+{
+	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+
+	spin_lock(&mm->page_table_lock);
+	att->invalidating++;	/* for good: the mm is going away */
+	spin_unlock(&mm->page_table_lock);
+	mshare_attach_unlink(att, att->start, att->end);
+}
+
+static const struct mmu_notifier_ops mshare_attach_mn_ops = {
+	.invalidate_range_start	= mshare_attach_invalidate_start,
+	.invalidate_range_end	= mshare_attach_invalidate_end,
+	.release		= mshare_attach_release,
+};
+
+/* Called with vma->vm_mm's mmap_lock held for writing (mmap, fork). */
+static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
+					       struct vm_area_struct *vma)
+{
+	unsigned long slots = (vma->vm_end - vma->vm_start) / MSHARE_ALIGN;
+	struct mshare_attach *att;
+	int err;
+
+	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
+	if (!att)
+		return ERR_PTR(-ENOMEM);
+	att->linked = bitmap_zalloc(slots, GFP_KERNEL_ACCOUNT);
+	if (!att->linked) {
+		kfree(att);
+		return ERR_PTR(-ENOMEM);
+	}
+	att->region = region;
+	att->mm = vma->vm_mm;
+	att->start = vma->vm_start;
+	att->end = vma->vm_end;
+	att->readonly = !(vma->vm_flags & VM_WRITE);
+	att->mn.ops = &mshare_attach_mn_ops;
+
+	/* Registration pins the mm_struct (mm_count) until unregistration. */
+	err = __mmu_notifier_register(&att->mn, att->mm);
+	if (err) {
+		bitmap_free(att->linked);
+		kfree(att);
+		return ERR_PTR(err);
+	}
+
+	mshare_region_get(region);
+	spin_lock(&region->attach_lock);
+	list_add(&att->node, &region->attachments);
+	region->nr_attach++;
+	spin_unlock(&region->attach_lock);
+	return att;
+}
+
+static void mshare_attach_free(struct mshare_attach *att)
+{
+	struct mshare_region *region = att->region;
+
+	spin_lock(&region->attach_lock);
+	list_del(&att->node);
+	region->nr_attach--;
+	spin_unlock(&region->attach_lock);
+
+	/* Normally already cut by the notifier before the zap. */
+	mshare_attach_unlink(att, att->start, att->end);
+	mmu_notifier_unregister(&att->mn, att->mm);
+	bitmap_free(att->linked);
+	kfree(att);
+	mshare_region_put(region);
+}
+
+/* fork: the child gets an attachment of its own, linked on its own faults. */
+static void mshare_vm_open(struct vm_area_struct *vma)
+{
+	struct mshare_attach *parent = vma->vm_private_data;
+	struct mshare_attach *att;
+
+	vma->vm_private_data = NULL;
+	if (!parent)
+		return;
+	att = mshare_attach_new(parent->region, vma);
+	if (IS_ERR(att)) {
+		/* open cannot fail; faults in this mapping get SIGBUS. */
+		pr_warn_ratelimited("cannot attach a forked mapping: %ld\n",
+				    PTR_ERR(att));
+		return;
+	}
+	vma->vm_private_data = att;
+}
+
+static void mshare_vm_close(struct vm_area_struct *vma)
+{
+	if (vma->vm_private_data)
+		mshare_attach_free(vma->vm_private_data);
+}
+
+/* A region is attached whole: no splits, no protection changes, no moves. */
+static int mshare_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int mshare_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, unsigned long newflags)
+{
+	return -EINVAL;
+}
+
+static int mshare_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+/* Faults never get here: fault.c redirects them to the host mm. */
+static vm_fault_t mshare_vm_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+const struct vm_operations_struct mshare_vm_ops = {
+	.open		= mshare_vm_open,
+	.close		= mshare_vm_close,
+	.may_split	= mshare_vm_may_split,
+	.mprotect	= mshare_vm_mprotect,
+	.mremap		= mshare_vm_mremap,
+	.fault		= mshare_vm_fault,
+};
+
+int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
+{
+	u64 size = mshare_region_size(region);
+	struct mshare_attach *att;
+
+	if (!size)
+		return -EINVAL;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != size ||
+	    !IS_ALIGNED(vma->vm_start, MSHARE_ALIGN) ||
+	    !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	att = mshare_attach_new(region, vma);
+	if (IS_ERR(att))
+		return PTR_ERR(att);
+
+	/*
+	 * DONTEXPAND: no growth, no mlock.  DONTDUMP: a core dump must not
+	 * drag the whole region along.  NOHUGEPAGE: khugepaged stays out.
+	 */
+	mshare_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_NOHUGEPAGE);
+	vma->vm_ops = &mshare_vm_ops;
+	vma->vm_private_data = att;
+	return 0;
+}
+
+/* An address for the whole region, aligned to a slot; a hint rounds up. */
+unsigned long mshare_attach_area(unsigned long addr, unsigned long len,
+				 unsigned long flags)
+{
+	unsigned long area;
+
+	if (flags & MAP_FIXED)
+		return IS_ALIGNED(addr, MSHARE_ALIGN) ? addr : -EINVAL;
+	if (len > TASK_SIZE - MSHARE_ALIGN)
+		return -ENOMEM;
+	if (addr)
+		addr = ALIGN(addr, MSHARE_ALIGN);
+	area = mshare_free_area(addr, len + MSHARE_ALIGN);
+	if (IS_ERR_VALUE(area))
+		return area;
+	return ALIGN(area, MSHARE_ALIGN);
+}

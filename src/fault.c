@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault redirect: a fault in an attacher's mapping is handled in the host
+ * VMA, under the host mm's lock, after checking the access against both
+ * the attacher's and the host's rights.
+ *
+ * The ftrace hook on the exported handle_mm_fault() (hook.c) sends faults
+ * on mshare VMAs here; this calls the real handle_mm_fault() directly on
+ * the host VMA (an exported function: no kallsyms pointer, IBT-safe).
+ *
+ * Lock order: attacher mmap_lock -> host mmap_lock -> attach_lock ->
+ * attacher page_table_lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+
+#include "mshare.h"
+
+/* The access the fault asks for, against a VMA's rights. */
+static bool mshare_access_ok(struct vm_area_struct *vma, unsigned int flags)
+{
+	if (flags & FAULT_FLAG_WRITE)
+		return vma->vm_flags & VM_WRITE;
+	if (flags & FAULT_FLAG_INSTRUCTION)
+		return vma->vm_flags & VM_EXEC;
+	return vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC);
+}
+
+/*
+ * A host change or an invalidation forbids linking for a moment.  When the
+ * caller allows it, give up the mmap lock, wait for the change and let the
+ * caller retry; otherwise the access simply faults again.
+ */
+static vm_fault_t mshare_fault_wait(struct vm_area_struct *vma,
+				    struct mshare_region *region,
+				    unsigned int flags)
+{
+	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
+	    (flags & FAULT_FLAG_RETRY_NOWAIT))
+		return VM_FAULT_NOPAGE;
+
+	mshare_region_get(region);
+	mmap_read_unlock(vma->vm_mm);	/* vma may be gone from here on */
+	wait_event(region->mutation_done, !READ_ONCE(region->mutating));
+	mshare_region_put(region);
+	return VM_FAULT_RETRY;
+}
+
+/* Link the slot if the host has a table for it.  Host mmap_lock held. */
+static int mshare_fault_link(struct mshare_attach *att, unsigned long slot,
+			     struct mm_struct *host, unsigned long haddr)
+{
+	pgd_t *hpgd = pgd_offset(host, haddr);
+	p4d_t *hp4d;
+
+	if (test_bit(slot, att->linked))
+		return 0;
+	/* With 5-level paging the host's P4D table may not exist yet. */
+	if (pgd_none(*hpgd))
+		return -ENOENT;	/* the host fault below allocates it */
+	hp4d = p4d_offset(hpgd, haddr);
+	if (p4d_none(*hp4d))
+		return -ENOENT;
+	return mshare_attach_link(att, slot, *hp4d);
+}
+
+vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
+			       unsigned long address, unsigned int flags,
+			       struct pt_regs *regs)
+{
+	struct mshare_attach *att = vma->vm_private_data;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mshare_region *region;
+	struct vm_area_struct *hvma;
+	struct mm_struct *host;
+	unsigned long haddr, slot;
+	vm_fault_t ret;
+	int link;
+
+	/* 6.12: retry under the mmap lock, where the host lock nests. */
+	if (mshare_fault_drop_vma_lock(vma, flags))
+		return VM_FAULT_RETRY;
+	if (!att)
+		return VM_FAULT_SIGBUS;
+	if (!mshare_access_ok(vma, flags))
+		return VM_FAULT_SIGSEGV;
+
+	region = att->region;
+	host = region->host;
+	haddr = MSHARE_HOST_BASE + (address - vma->vm_start);
+	slot = (address - vma->vm_start) / MSHARE_ALIGN;
+
+	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
+	hvma = vma_lookup(host, haddr);
+	if (!hvma) {
+		/* Nothing placed here (or it was unmapped). */
+		up_read(&host->mmap_lock);
+		return VM_FAULT_SIGBUS;
+	}
+	if (!mshare_access_ok(hvma, flags)) {
+		up_read(&host->mmap_lock);
+		return VM_FAULT_SIGSEGV;
+	}
+
+	link = mshare_fault_link(att, slot, host, haddr);
+	if (link == -EAGAIN) {
+		up_read(&host->mmap_lock);
+		return mshare_fault_wait(vma, region, flags);
+	}
+	if (link == -EEXIST) {
+		up_read(&host->mmap_lock);
+		return VM_FAULT_SIGBUS;
+	}
+
+	ret = handle_mm_fault(hvma, haddr, flags, regs);
+	/* Not a tail call: the hook must see this module as the caller. */
+	barrier();
+
+	/*
+	 * COMPLETED, and RETRY without NOWAIT: the host lock was dropped by
+	 * the callee, and the caller expects its own dropped as well.
+	 */
+	if ((ret & VM_FAULT_COMPLETED) ||
+	    ((ret & VM_FAULT_RETRY) && !(flags & FAULT_FLAG_RETRY_NOWAIT))) {
+		mmap_read_unlock(mm);
+		return ret;
+	}
+	/* First touch of the slot: the host now has its table. */
+	if (link == -ENOENT && !(ret & VM_FAULT_ERROR))
+		mshare_fault_link(att, slot, host, haddr);
+	up_read(&host->mmap_lock);
+	return ret;
+}
+

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The host mm of a region: a module-owned mm_struct that holds the region's
+ * memory objects and their page tables, shared by every attacher.
+ *
+ * Memory objects are placed with real mmap semantics: a kthread worker
+ * adopts the host mm (kthread_use_mm) and calls vm_mmap()/vm_munmap() with
+ * the *caller's* credentials, so permission checks, LSM hooks
+ * (security_mmap_file inside vm_mmap) and rlimits are the caller's.
+ *
+ * Host changes follow one protocol (mshare_host_change_begin/end) that
+ * keeps invariant 1 of the design: before the host may free or replace a
+ * page table, no attacher links to it and no attacher walks it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/hugetlb.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+
+#include "mshare.h"
+
+static struct kthread_worker *mshare_worker;
+
+/* One vm_mmap()/vm_munmap() to run in the host mm. */
+struct mshare_host_op {
+	struct kthread_work	work;
+	struct completion	done;
+	struct mm_struct	*host;
+	const struct cred	*cred;
+	struct file		*file;		/* NULL: anonymous */
+	unsigned long		addr, len, prot, flags, offset;
+	bool			unmap;
+	unsigned long		result;
+};
+
+static void mshare_host_op_run(struct kthread_work *work)
+{
+	struct mshare_host_op *op = container_of(work, struct mshare_host_op,
+						 work);
+	const struct cred *old;
+
+	kthread_use_mm(op->host);
+	old = override_creds(op->cred);
+	if (op->unmap)
+		op->result = vm_munmap(op->addr, op->len);
+	else
+		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
+				     op->flags, op->offset);
+	revert_creds(old);
+	kthread_unuse_mm(op->host);
+	complete(&op->done);
+}
+
+static unsigned long mshare_host_op_exec(struct mshare_host_op *op)
+{
+	kthread_init_work(&op->work, mshare_host_op_run);
+	init_completion(&op->done);
+	op->cred = current_cred();
+	kthread_queue_work(mshare_worker, &op->work);
+	/* Uninterruptible: the work item lives on this stack. */
+	wait_for_completion(&op->done);
+	return op->result;
+}
+
+static void mshare_host_tlb_flush(struct mmu_notifier *mn,
+				  struct mm_struct *mm,
+				  unsigned long start, unsigned long end)
+{
+	mshare_flush_attachers(container_of(mn, struct mshare_region,
+					    host_mn));
+}
+
+static const struct mmu_notifier_ops mshare_host_mn_ops = {
+	.mshare_mn_tlb_flush	= mshare_host_tlb_flush,
+};
+
+/*
+ * Called when the region gets its size, in the sizing process.  The host
+ * mm's owner (for memory cgroup charging) is the creator's thread-group
+ * leader, pinned for the life of the region, so it never dangles.
+ */
+int mshare_host_create(struct mshare_region *region)
+{
+	struct mm_struct *host;
+	int err;
+
+	if (!current->mm)
+		return -EINVAL;
+	host = mshare_mm_alloc();
+	if (!host)
+		return -ENOMEM;
+	mshare_copy_mmap_layout(host, current->mm);
+	region->owner = get_task_struct(current->group_leader);
+	mshare_set_mm_owner(host, region->owner);
+
+	region->host_mn.ops = &mshare_host_mn_ops;
+	err = mmu_notifier_register(&region->host_mn, host);
+	if (err) {
+		mshare_set_mm_owner(host, NULL);
+		mmput(host);
+		put_task_struct(region->owner);
+		region->owner = NULL;
+		return err;
+	}
+	region->host = host;
+	return 0;
+}
+
+/* The last reference is gone: no attacher, no fd, no name. */
+void mshare_host_destroy(struct mshare_region *region)
+{
+	struct mm_struct *host = region->host;
+
+	if (!host)
+		return;
+	WARN_ON(!list_empty(&region->attachments));
+	mmu_notifier_unregister(&region->host_mn, host);
+	/* Nothing is charged any more; the owner must not outlive our pin. */
+	mshare_set_mm_owner(host, NULL);
+	/* exit_mmap() frees the objects and every host page table. */
+	mmput(host);
+	put_task_struct(region->owner);
+	region->host = NULL;
+}
+
+/*
+ * Before changing the host: forbid new links, cut every attacher's links
+ * and flush its TLB (no CPU walks the old tables afterwards, GUP-fast
+ * included), then take and drop each attacher's mmap_lock for writing, so
+ * that no slow GUP or page-table walker that read an old link is still
+ * inside a host table.  Attachers relink on their next fault.
+ * Called with region->lock held; may sleep.
+ */
+static int mshare_host_change_begin(struct mshare_region *region)
+{
+	struct mshare_attach *att;
+	struct mm_struct **mms;
+	unsigned int n, i;
+
+	for (;;) {
+		n = READ_ONCE(region->nr_attach);
+		mms = kvmalloc_array(n + 1, sizeof(*mms), GFP_KERNEL);
+		if (!mms)
+			return -ENOMEM;
+		spin_lock(&region->attach_lock);
+		if (region->nr_attach <= n)
+			break;
+		spin_unlock(&region->attach_lock);
+		kvfree(mms);
+	}
+	region->mutating = true;
+	i = 0;
+	list_for_each_entry(att, &region->attachments, node) {
+		mshare_attach_unlink(att, att->start, att->end);
+		mmgrab(att->mm);
+		mms[i++] = att->mm;
+	}
+	spin_unlock(&region->attach_lock);
+
+	while (i--) {
+		mmap_write_lock(mms[i]);
+		mmap_write_unlock(mms[i]);
+		mmdrop(mms[i]);
+	}
+	kvfree(mms);
+	return 0;
+}
+
+static void mshare_host_change_end(struct mshare_region *region)
+{
+	spin_lock(&region->attach_lock);
+	region->mutating = false;
+	spin_unlock(&region->attach_lock);
+	wake_up_all(&region->mutation_done);
+}
+
+static long mshare_host_change(struct mshare_region *region,
+			       struct mshare_host_op *op)
+{
+	unsigned long ret;
+	int err;
+
+	op->host = region->host;
+	mutex_lock(&region->lock);
+	err = mshare_host_change_begin(region);
+	if (err) {
+		mutex_unlock(&region->lock);
+		return err;
+	}
+	ret = mshare_host_op_exec(op);
+	mshare_host_change_end(region);
+	mutex_unlock(&region->lock);
+
+	if (IS_ERR_VALUE(ret))
+		return ret;
+	if (!op->unmap && ret != op->addr) {
+		/* MAP_FIXED cannot land elsewhere; never leave it mapped. */
+		WARN_ON_ONCE(1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Inside the region, page aligned, not empty. */
+static bool mshare_range_ok(struct mshare_region *region, u64 offset, u64 len)
+{
+	u64 size = mshare_region_size(region);
+
+	return len && PAGE_ALIGNED(offset) && PAGE_ALIGNED(len) &&
+	       offset < size && len <= size - offset;
+}
+
+#define MSHARE_CREATE_FLAGS	(MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS | \
+				 MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED | \
+				 MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+
+long mshare_host_create_mapping(struct mshare_region *region,
+				const struct mshare_create *req)
+{
+	struct mshare_host_op op = { };
+	unsigned long flags = req->flags;
+	struct file *file = NULL;
+	long err;
+
+	if (!mshare_range_ok(region, req->region_offset, req->size))
+		return -EINVAL;
+	if ((flags & MAP_TYPE) != MAP_SHARED || !(flags & MAP_FIXED) ||
+	    (flags & ~MSHARE_CREATE_FLAGS))
+		return -EINVAL;
+	if (req->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
+		return -EINVAL;
+	if (!PAGE_ALIGNED(req->offset))
+		return -EINVAL;
+
+	if (flags & MAP_ANONYMOUS) {
+		if (flags & MAP_HUGETLB) {
+			/* As mmap() does it, with the caller's rights. */
+			int log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+
+			file = mshare_hugetlb_file_setup("anon_hugepage",
+							 req->size,
+							 VM_NORESERVE,
+							 HUGETLB_ANONHUGE_INODE,
+							 log);
+			if (IS_ERR(file))
+				return PTR_ERR(file);
+		}
+	} else {
+		if (flags & MAP_HUGETLB)
+			return -EINVAL;
+		file = fget(req->fd);
+		if (!file)
+			return -EBADF;
+		if (file->f_op == &mshare_region_fops) {
+			/* Regions never nest. */
+			fput(file);
+			return -EINVAL;
+		}
+	}
+
+	op.file = file;
+	op.addr = MSHARE_HOST_BASE + req->region_offset;
+	op.len = req->size;
+	op.prot = req->prot;
+	op.flags = flags & ~(MAP_ANONYMOUS | MAP_HUGETLB |
+			     (MAP_HUGE_MASK << MAP_HUGE_SHIFT));
+	op.offset = file && !(flags & MAP_ANONYMOUS) ? req->offset : 0;
+	err = mshare_host_change(region, &op);
+	if (file)
+		fput(file);
+	return err;
+}
+
+long mshare_host_unmap(struct mshare_region *region,
+		       const struct mshare_unmap *req)
+{
+	struct mshare_host_op op = { .unmap = true };
+
+	if (!mshare_range_ok(region, req->region_offset, req->size))
+		return -EINVAL;
+	op.addr = MSHARE_HOST_BASE + req->region_offset;
+	op.len = req->size;
+	return mshare_host_change(region, &op);
+}
+
+int mshare_host_init(void)
+{
+	mshare_worker = kthread_create_worker(0, "mshare");
+	if (IS_ERR(mshare_worker))
+		return PTR_ERR(mshare_worker);
+	return 0;
+}
+
+void mshare_host_exit(void)
+{
+	kthread_destroy_worker(mshare_worker);
+}

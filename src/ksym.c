@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Reaching the few kernel functions mshare needs that are not exported.
+ *
+ * Addresses come from a kprobe registered on the name (kallsyms_lookup_name
+ * itself is not exported).  The functions are then entered through an
+ * "ftrace call gate", never through a function pointer: on 6.12 with IBT,
+ * unexported functions whose address is never taken are sealed (their ENDBR
+ * is poisoned at boot), and an indirect call to one is a #CP and a BUG() on
+ * IBT hardware.  A gate is a module stub whose ftrace entry hook rewrites
+ * the return IP to the target, so the target is entered by a RET with the
+ * stub's arguments and returns straight to the stub's caller.
+ *
+ * Gated functions: mm_alloc (the host mm of a region) and hugetlb_file_setup
+ * (anonymous MAP_HUGETLB objects, as mmap() itself makes them).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ftrace.h>
+#include <linux/hugetlb.h>
+#include <linux/kprobes.h>
+#include <linux/mm_types.h>
+
+#include "mshare.h"
+
+/* Start address of a kernel function, or 0. */
+static unsigned long mshare_ksym(const char *name)
+{
+	/* Disabled: resolve the address without ever arming the probe. */
+	struct kprobe kp = { .symbol_name = name,
+			     .flags = KPROBE_FLAG_DISABLED };
+	unsigned long addr;
+
+	if (register_kprobe(&kp) < 0)
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return mshare_kprobe_to_sym(addr);
+}
+
+struct mshare_gate {
+	const char	*name;
+	void		*stub;
+	unsigned long	target;
+};
+
+/*
+ * The stubs never run their bodies.  noipa keeps GCC from inlining them or
+ * drawing conclusions about their results at the call sites.
+ */
+__attribute__((noipa)) struct mm_struct *mshare_mm_alloc(void)
+{
+	WARN_ONCE(1, "mshare: mm_alloc gate not armed\n");
+	return NULL;
+}
+
+__attribute__((noipa))
+struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
+				       vm_flags_t acct, int creat_flags,
+				       int page_size_log)
+{
+	WARN_ONCE(1, "mshare: hugetlb_file_setup gate not armed\n");
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static struct mshare_gate mshare_gates[] = {
+	{ .name = "mm_alloc", .stub = mshare_mm_alloc },
+	{ .name = "hugetlb_file_setup", .stub = mshare_hugetlb_file_setup },
+};
+
+/*
+ * Called from the module's ftrace callback (hook.c) for every entry of a
+ * gate stub: ip is the stub's ftrace site, at or just after its start.
+ */
+unsigned long mshare_gate_target(unsigned long ip)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(mshare_gates); i++)
+		if (ip - (unsigned long)mshare_gates[i].stub < 16)
+			return mshare_gates[i].target;
+	return 0;
+}
+
+/* Resolve the targets and add the stubs to the hook's filter. */
+int mshare_ksym_init(struct ftrace_ops *ops)
+{
+	struct mshare_gate *gate;
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(mshare_gates); i++) {
+		gate = &mshare_gates[i];
+		gate->target = mshare_ksym(gate->name);
+		if (!gate->target) {
+			pr_err("cannot find kernel function %s\n", gate->name);
+			return -ENOENT;
+		}
+		err = ftrace_set_filter_ip(ops, (unsigned long)gate->stub, 0, 0);
+		if (err) {
+			pr_err("cannot hook the %s gate: %d\n", gate->name, err);
+			return err;
+		}
+	}
+	return 0;
+}

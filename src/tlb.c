@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLB coherence for shared page tables.
+ *
+ * No task ever runs a host mm, so the kernel's own flushes of a host mm
+ * reach no CPU that caches its translations: those are cached under the
+ * attachers' mms (and PCIDs).  Flushing here means, for each attacher mm:
+ * bump its TLB generation, so CPUs that switch to it later flush first, and
+ * IPI the CPUs in its cpumask (lazy ones included, since page tables may be
+ * about to be freed) to flush everything.  flush_tlb_mm_range() is not
+ * available to modules; __flush_tlb_all() and on_each_cpu_mask() are.
+ * The IPIs wait, so when a flush returns no CPU can still use a stale
+ * translation or be inside a GUP-fast walk of a table about to be freed.
+ */
+#include <linux/mm.h>
+#include <linux/smp.h>
+#include <asm/tlbflush.h>
+
+#include "mshare.h"
+
+static void mshare_flush_local(void *unused)
+{
+	__flush_tlb_all();
+}
+
+/* Make every CPU forget the translations of mm. */
+void mshare_flush_mm(struct mm_struct *mm)
+{
+	atomic64_inc_return(&mm->context.tlb_gen);
+	on_each_cpu_mask(mm_cpumask(mm), mshare_flush_local, NULL, true);
+}
+
+/*
+ * Called by the host mm's notifier inside every TLB flush of the host, under
+ * the page-table lock where the caller holds it, before pages or tables are
+ * freed: one round of IPIs to the union of the attachers' CPUs.
+ */
+void mshare_flush_attachers(struct mshare_region *region)
+{
+	struct mshare_attach *att;
+
+	spin_lock(&region->attach_lock);
+	cpumask_clear(region->flush_mask);
+	list_for_each_entry(att, &region->attachments, node) {
+		atomic64_inc_return(&att->mm->context.tlb_gen);
+		cpumask_or(region->flush_mask, region->flush_mask,
+			   mm_cpumask(att->mm));
+	}
+	if (!cpumask_empty(region->flush_mask))
+		on_each_cpu_mask(region->flush_mask, mshare_flush_local, NULL,
+				 true);
+	spin_unlock(&region->attach_lock);
+}
