@@ -43,6 +43,12 @@ done | sort -u | while read -r lib; do
 done
 
 cp "$module" "$root/lib/modules/$kver/updates/dkms/"
+# brd (RAM disk, no dependencies): a block device for the O_DIRECT tests.
+brd=$(ls /lib/modules/"$kver"/kernel/drivers/block/brd.ko* 2>/dev/null | head -n 1 || true)
+if [ -n "$brd" ]; then
+	mkdir -p "$root/lib/modules/$kver/kernel/drivers/block"
+	cp "$brd" "$root/lib/modules/$kver/kernel/drivers/block/"
+fi
 for f in modules.order modules.builtin modules.builtin.modinfo; do
 	[ -f "/lib/modules/$kver/$f" ] && cp "/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
 done

@@ -23,6 +23,37 @@
 
 #include "mshare.h"
 
+/*
+ * Read-only attachments, for the GUP-fast check.  GUP-fast tests write
+ * permission only at the leaf entry, which is shared with writers, so the
+ * RW bit cleared in a read-only attacher's P4D entry does not stop it.
+ * Readers walk the list under RCU from the GUP-fast entry hook.
+ */
+static LIST_HEAD(mshare_ro_list);
+static DEFINE_SPINLOCK(mshare_ro_lock);
+static atomic_t mshare_ro_count = ATOMIC_INIT(0);
+
+/* Would a FOLL_WRITE GUP-fast of this range write a read-only mapping? */
+bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages)
+{
+	unsigned long end = start + (nr_pages << PAGE_SHIFT);
+	struct mm_struct *mm = current->mm;
+	struct mshare_attach *att;
+	bool denied = false;
+
+	if (!atomic_read(&mshare_ro_count) || end <= start)
+		return false;
+	rcu_read_lock();
+	list_for_each_entry_rcu(att, &mshare_ro_list, ro_node) {
+		if (att->mm == mm && start < att->end && end > att->start) {
+			denied = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return denied;
+}
+
 /* The attacher's P4D entry for a slot, or NULL if its P4D table is absent. */
 static p4d_t *mshare_attach_p4d(struct mshare_attach *att, unsigned long slot)
 {
@@ -195,6 +226,12 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	list_add(&att->node, &region->attachments);
 	region->nr_attach++;
 	spin_unlock(&region->attach_lock);
+	if (att->readonly) {
+		spin_lock(&mshare_ro_lock);
+		list_add_rcu(&att->ro_node, &mshare_ro_list);
+		atomic_inc(&mshare_ro_count);
+		spin_unlock(&mshare_ro_lock);
+	}
 	return att;
 }
 
@@ -207,11 +244,18 @@ static void mshare_attach_free(struct mshare_attach *att)
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
 
+	if (att->readonly) {
+		spin_lock(&mshare_ro_lock);
+		list_del_rcu(&att->ro_node);
+		atomic_dec(&mshare_ro_count);
+		spin_unlock(&mshare_ro_lock);
+	}
+
 	/* Normally already cut by the notifier before the zap. */
 	mshare_attach_unlink(att, att->start, att->end);
 	mmu_notifier_unregister(&att->mn, att->mm);
 	bitmap_free(att->linked);
-	kfree(att);
+	kfree_rcu(att, rcu);	/* GUP-fast checks may still look at it */
 	mshare_region_put(region);
 }
 
@@ -279,9 +323,13 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 
 	if (!size)
 		return -EINVAL;
+	/*
+	 * MAP_SHARED is VM_MAYSHARE: on a read-only fd, mmap() clears
+	 * VM_SHARED (and VM_MAYWRITE), which is how read-only attaches look.
+	 */
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != size ||
 	    !IS_ALIGNED(vma->vm_start, MSHARE_ALIGN) ||
-	    !(vma->vm_flags & VM_SHARED))
+	    !(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 
 	att = mshare_attach_new(region, vma);

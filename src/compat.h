@@ -118,6 +118,13 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
 	to->task_size = from->task_size;
 }
 
+/* The common entry of every GUP-fast variant (static; reached by ftrace). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#define MSHARE_GUP_FAST_FN	"gup_fast_fallback"
+#else
+#define MSHARE_GUP_FAST_FN	"internal_get_user_pages_fast"
+#endif
+
 /* The memcg that a host mm's page faults are charged to. */
 static inline void mshare_set_mm_owner(struct mm_struct *mm,
 				       struct task_struct *owner)

@@ -24,7 +24,7 @@
 #include "mshare.h"
 
 /* Start address of a kernel function, or 0. */
-static unsigned long mshare_ksym(const char *name)
+unsigned long mshare_ksym(const char *name)
 {
 	/* Disabled: resolve the address without ever arming the probe. */
 	struct kprobe kp = { .symbol_name = name,

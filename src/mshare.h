@@ -68,6 +68,8 @@ struct mshare_attach {
 	unsigned long		start, end;	/* the VMA, whole slots */
 	bool			readonly;
 	struct mmu_notifier	mn;
+	struct list_head	ro_node;	/* in the read-only list */
+	struct rcu_head		rcu;
 	/* Under mm->page_table_lock: */
 	unsigned long		*linked;	/* slots whose P4D entry is ours */
 	int			invalidating;	/* notifier ranges in flight */
@@ -107,6 +109,7 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 		       p4d_t host_entry);
 void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 			  unsigned long end);
+bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
 extern const struct vm_operations_struct mshare_vm_ops;
 
 /* fault.c */
@@ -125,6 +128,7 @@ void mshare_flush_attachers(struct mshare_region *region);
 /* ksym.c */
 struct ftrace_ops;
 int mshare_ksym_init(struct ftrace_ops *ops);
+unsigned long mshare_ksym(const char *name);
 unsigned long mshare_gate_target(unsigned long ip);
 struct mm_struct *mshare_mm_alloc(void);
 struct file *mshare_hugetlb_file_setup(const char *name, size_t size,

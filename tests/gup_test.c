@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * get_user_pages on attached regions: O_DIRECT reads from a block device
+ * (a brd RAM disk) land in a writable attachment and are refused for a
+ * read-only one (GUP-fast ignores the read-only top-level entry, so mshare
+ * must refuse it itself); a process-shared mutex (futexes) works across
+ * processes.  TAP output; run as root in the test guest.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/msharefs.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ALIGN_A		549755813888UL
+#define OBJ_SIZE	(4UL << 20)
+#define DEV		"/dev/ram0"
+
+static int test_num, failed;
+static char region_path[256];
+
+static void check(int pass, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", pass ? "" : "not ", ++test_num);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!pass)
+		failed++;
+}
+
+/* A region with one anonymous object of OBJ_SIZE at offset 0. */
+static int make_region(const char *dir)
+{
+	struct mshare_create mc = {
+		.region_offset = 0, .size = OBJ_SIZE,
+		.prot = PROT_READ | PROT_WRITE,
+		.flags = MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS,
+		.fd = (__u32)-1,
+	};
+	int fd;
+
+	snprintf(region_path, sizeof(region_path), "%s/gup_%d", dir,
+		 (int)getpid());
+	fd = open(region_path, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 || ftruncate(fd, ALIGN_A) ||
+	    ioctl(fd, MSHAREFS_CREATE_MAPPING, &mc)) {
+		printf("# setup failed: %s\n", strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/* Fill the RAM disk's first MiB with 0xa5 (O_DIRECT wants aligned I/O). */
+static int prepare_disk(void)
+{
+	char *buf;
+	int fd, ok;
+
+	if (system("/sbin/modprobe brd rd_nr=1 rd_size=4096") != 0)
+		return -1;
+	fd = open(DEV, O_RDWR | O_DIRECT);
+	if (fd < 0)
+		return -1;
+	if (posix_memalign((void **)&buf, 4096, 1 << 20))
+		return -1;
+	memset(buf, 0xa5, 1 << 20);
+	ok = pwrite(fd, buf, 1 << 20, 0) == 1 << 20;
+	free(buf);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static void test_odirect(int rfd)
+{
+	char *rw, *ro;
+	ssize_t n;
+	int dfd, rofd, i, intact = 1;
+
+	rw = mmap(NULL, ALIGN_A, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	rofd = open(region_path, O_RDONLY);
+	ro = mmap(NULL, ALIGN_A, PROT_READ, MAP_SHARED, rofd, 0);
+	if (rw == MAP_FAILED || ro == MAP_FAILED || prepare_disk()) {
+		check(0, "O_DIRECT setup (attach, brd RAM disk)");
+		return;
+	}
+	memset(rw, 0x11, 1 << 20);	/* populate: shared leaf PTEs are RW */
+
+	dfd = open(DEV, O_RDONLY | O_DIRECT);
+	n = pread(dfd, rw, 1 << 20, 0);
+	check(n == 1 << 20 && (unsigned char)rw[0] == 0xa5 &&
+	      (unsigned char)rw[(1 << 20) - 1] == 0xa5,
+	      "O_DIRECT read from a block device lands in a writable attachment (%zd)",
+	      n);
+	check((unsigned char)ro[12345] == 0xa5,
+	      "a read-only attacher sees the O_DIRECT data");
+
+	memset(rw, 0x22, 1 << 20);
+	errno = 0;
+	n = pread(dfd, ro, 1 << 20, 0);
+	check(n < 0 && errno == EFAULT,
+	      "O_DIRECT read into a read-only attachment fails EFAULT (%zd, %s)",
+	      n, strerror(errno));
+	for (i = 0; i < 1 << 20; i++)
+		if (rw[i] != 0x22)
+			intact = 0;
+	check(intact, "the read-only attachment's data is unchanged");
+
+	n = read(dfd, ro + 4096, 4096);		/* offset 0 again? no: 1 MiB */
+	check(n < 0 && errno == EFAULT && rw[4096] == 0x22,
+	      "a second O_DIRECT read into it fails EFAULT too");
+	close(dfd);
+	munmap(ro, ALIGN_A);
+	munmap(rw, ALIGN_A);
+	close(rofd);
+}
+
+struct shared {
+	pthread_mutex_t lock;
+	long counter;
+};
+
+static void test_futex(int rfd)
+{
+	struct shared *sh;
+	pthread_mutexattr_t attr;
+	int i, st, ok = 1;
+	pid_t pid[2];
+
+	sh = mmap(NULL, ALIGN_A, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	if (sh == MAP_FAILED) {
+		check(0, "futex setup");
+		return;
+	}
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&sh->lock, &attr);
+	sh->counter = 0;
+	fflush(stdout);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			/* Attach anew: a different address, the same memory. */
+			struct shared *mine = mmap(NULL, ALIGN_A,
+						   PROT_READ | PROT_WRITE,
+						   MAP_SHARED, rfd, 0);
+			long k;
+
+			alarm(60);
+			if (mine == MAP_FAILED)
+				_exit(2);
+			for (k = 0; k < 20000; k++) {
+				pthread_mutex_lock(&mine->lock);
+				mine->counter++;
+				pthread_mutex_unlock(&mine->lock);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 20000; i++) {
+		pthread_mutex_lock(&sh->lock);
+		sh->counter++;
+		pthread_mutex_unlock(&sh->lock);
+	}
+	for (i = 0; i < 2; i++)
+		if (waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st) ||
+		    WEXITSTATUS(st))
+			ok = 0;
+	check(ok && sh->counter == 60000,
+	      "a PTHREAD_PROCESS_SHARED mutex in the region works across 3 processes (%ld of 60000)",
+	      sh->counter);
+	munmap(sh, ALIGN_A);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
+	int rfd;
+
+	alarm(120);
+	rfd = make_region(dir);
+	if (rfd >= 0) {
+		test_odirect(rfd);
+		test_futex(rfd);
+		close(rfd);
+	} else {
+		check(0, "region setup");
+	}
+	unlink(region_path);
+	system("/sbin/modprobe -r brd 2>/dev/null");
+	printf("1..%d\n", test_num);
+	return failed ? 1 : 0;
+}
