@@ -4,8 +4,9 @@
 # paging (the default under -cpu max), with no5lvl, and with no5lvl pti=on.
 # Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
 #
-# The kmod group cycles the module 1000 times in the first boot of each
-# kernel (the leak check) and 200 times in the others.
+# The first boot of each kernel also runs the 60 s stress group, and its
+# kmod group cycles the module 1000 times (the leak check); the other boots
+# cycle it 200 times.
 #
 # Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
 # matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
@@ -24,7 +25,7 @@ kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
 [ -n "$kernels" ] || die "no kernels installed (make setup)"
 
 run() {
-	local k b cycles
+	local k b cycles extra
 	# shellcheck disable=SC2086
 	"$top/scripts/dkms-install.sh" $kernels | sed 's/^/# /' || return
 	for k in $kernels; do
@@ -32,13 +33,15 @@ run() {
 	done
 	for k in $kernels; do
 		cycles=${MSHARE_CYCLES:-1000}
+		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress}
 		for b in $boots; do
 			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
 			echo "# boot $k $b"
 			# shellcheck disable=SC2086
-			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups" \
+			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
 				mshare_cycles="$cycles" ${boot_args[$b]}
 			cycles=${MSHARE_CYCLES:-200}
+			extra=
 		done
 	done
 }

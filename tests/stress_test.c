@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stress: for SECONDS (default 60) of guest time, worker processes attach a
+ * region, read and check its pages, fork children that do the same and
+ * exit, detach and exit, and some are killed with SIGKILL mid-work; while a
+ * mutator keeps replacing the region's objects (UNMAP, CREATE_MAPPING at
+ * the same offset, then tagging every page).
+ *
+ * Every page's first word is 0 (new object, not tagged yet) or its tag:
+ * (generation << 32 | page index).  Anything else means an attacher saw a
+ * stale, freed or foreign page: wrong data.  Accesses during a replacement
+ * may get SIGBUS/SIGSEGV; the readers catch those and go on.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/msharefs.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ALIGN_A		549755813888UL
+#define NOBJ		4
+#define OBJ_SIZE	(2UL << 20)
+#define OBJ_PAGES	(OBJ_SIZE / 4096)
+#define OBJ_OFFSET(i)	((uint64_t)(i) << 30)	/* 1 GiB apart */
+#define NWORKERS	6
+
+static sigjmp_buf jump;
+static volatile sig_atomic_t faults;
+
+static void on_fault(int sig)
+{
+	(void)sig;
+	faults++;
+	siglongjmp(jump, 1);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Exit codes of a reader: 0 fine, 3 wrong data, 4 could not attach. */
+static int check_pages(volatile uint64_t *base, unsigned int seed)
+{
+	volatile uint64_t *word;
+	uint64_t v;
+	int i, obj, page;
+
+	for (i = 0; i < 64; i++) {
+		obj = rand_r(&seed) % NOBJ;
+		page = rand_r(&seed) % OBJ_PAGES;
+		word = base + (OBJ_OFFSET(obj) + (uint64_t)page * 4096) / 8;
+		if (sigsetjmp(jump, 1))
+			continue;	/* object being replaced */
+		v = *word;
+		if (v != 0 && (v & 0xffffffff) != (uint64_t)page) {
+			printf("# wrong data: object %d page %d holds %#llx\n",
+			       obj, page, (unsigned long long)v);
+			return 3;
+		}
+	}
+	return 0;
+}
+
+static int reader(int rfd, unsigned int seed, double until)
+{
+	struct sigaction sa = { .sa_handler = on_fault };
+	volatile uint64_t *base;
+	pid_t child;
+	int st, err;
+
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	base = mmap(NULL, ALIGN_A, PROT_READ, MAP_SHARED, rfd, 0);
+	if (base == MAP_FAILED)
+		return 4;
+	while (now() < until) {
+		err = check_pages(base, seed++);
+		if (err)
+			return err;
+		if (seed % 8 == 0) {
+			/* A forked child inherits the attachment. */
+			child = fork();
+			if (child == 0)
+				_exit(check_pages(base, seed * 7));
+			if (waitpid(child, &st, 0) == child && WIFEXITED(st) &&
+			    WEXITSTATUS(st))
+				return WEXITSTATUS(st);
+		}
+		if (seed % 16 == 0)
+			break;		/* detach by exit, and start anew */
+	}
+	munmap((void *)base, ALIGN_A);
+	return 0;
+}
+
+static int place(int rfd, int obj)
+{
+	struct mshare_create mc = {
+		.region_offset = OBJ_OFFSET(obj), .size = OBJ_SIZE,
+		.prot = PROT_READ | PROT_WRITE,
+		.flags = MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS,
+		.fd = (__u32)-1,
+	};
+
+	return ioctl(rfd, MSHAREFS_CREATE_MAPPING, &mc);
+}
+
+static int mutator(int rfd, double until, long *rounds)
+{
+	struct mshare_unmap mu = { .size = OBJ_SIZE };
+	uint64_t gen = 1;
+	uint64_t *base;
+	int obj;
+	long i;
+
+	base = mmap(NULL, ALIGN_A, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	if (base == MAP_FAILED)
+		return 4;
+	*rounds = 0;
+	while (now() < until) {
+		obj = *rounds % NOBJ;
+		mu.region_offset = OBJ_OFFSET(obj);
+		if (ioctl(rfd, MSHAREFS_UNMAP, &mu) || place(rfd, obj))
+			return 5;
+		gen++;
+		for (i = 0; i < (long)OBJ_PAGES; i++)
+			base[(OBJ_OFFSET(obj) + i * 4096) / 8] = gen << 32 | i;
+		(*rounds)++;
+	}
+	munmap(base, ALIGN_A);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
+	double secs = argc > 2 ? atof(argv[2]) : 60, start, until;
+	long spawned = 0, killed = 0, bad = 0, rounds = 0;
+	pid_t workers[NWORKERS], mut;
+	char path[256];
+	int rfd, i, st, pipefd[2];
+
+	alarm((unsigned int)secs + 120);
+	snprintf(path, sizeof(path), "%s/stress_%d", dir, (int)getpid());
+	rfd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (rfd < 0 || ftruncate(rfd, ALIGN_A)) {
+		printf("not ok 1 - stress setup: %s\n1..1\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < NOBJ; i++)
+		place(rfd, i);
+
+	start = now();
+	until = start + secs;
+	if (pipe(pipefd))
+		return 1;
+	fflush(stdout);
+	mut = fork();
+	if (mut == 0) {
+		int err = mutator(rfd, until, &rounds);
+
+		if (write(pipefd[1], &rounds, sizeof(rounds)) < 0)
+			err = 6;
+		_exit(err);
+	}
+	for (i = 0; i < NWORKERS; i++)
+		workers[i] = 0;
+	while (now() < until) {
+		for (i = 0; i < NWORKERS; i++) {
+			if (workers[i] &&
+			    waitpid(workers[i], &st, WNOHANG) == workers[i]) {
+				if (WIFEXITED(st) && WEXITSTATUS(st)) {
+					printf("# worker exit %d\n", WEXITSTATUS(st));
+					bad++;
+				} else if (WIFSIGNALED(st) &&
+					   WTERMSIG(st) != SIGKILL) {
+					printf("# worker died of signal %d\n",
+					       WTERMSIG(st));
+					bad++;
+				}
+				workers[i] = 0;
+			}
+			if (!workers[i]) {
+				fflush(stdout);
+				workers[i] = fork();
+				if (workers[i] == 0)
+					_exit(reader(rfd, spawned * 1000 + i,
+						     until));
+				spawned++;
+			}
+		}
+		usleep(20000);
+		/* Kill one worker now and then, wherever it is. */
+		if (spawned % 5 == 0 && workers[spawned % NWORKERS]) {
+			kill(workers[spawned % NWORKERS], SIGKILL);
+			killed++;
+		}
+	}
+	for (i = 0; i < NWORKERS; i++) {
+		if (!workers[i])
+			continue;
+		waitpid(workers[i], &st, 0);
+		if ((WIFEXITED(st) && WEXITSTATUS(st)) ||
+		    (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL))
+			bad++;
+	}
+	waitpid(mut, &st, 0);
+	if (read(pipefd[0], &rounds, sizeof(rounds)) != sizeof(rounds))
+		rounds = -1;
+	printf("# %.0f s: %ld workers started, %ld killed, %ld object replacements\n",
+	       now() - start, spawned, killed, rounds);
+	printf("%sok 1 - stress %.0f s: attach/fault/fork/exit/kill -9 against UNMAP+CREATE, no wrong data (%ld bad workers)\n",
+	       bad ? "not " : "", secs, bad);
+	printf("%sok 2 - the mutator ran throughout (%ld replacements, exit %d)\n",
+	       WIFEXITED(st) && !WEXITSTATUS(st) && rounds > 10 ? "" : "not ",
+	       rounds, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	close(rfd);
+	unlink(path);
+	printf("1..2\n");
+	return bad || rounds <= 10;
+}
