@@ -15,6 +15,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
@@ -301,6 +302,31 @@ static int mshare_vm_mremap(struct vm_area_struct *vma)
 	return -EINVAL;
 }
 
+#ifdef CONFIG_NUMA
+/*
+ * NUMA balancing would rewrite the attacher's range with PROT_NONE hinting
+ * entries, inside the host's tables.  It skips VMAs whose policy lacks
+ * MPOL_F_MOF: a static, never-freed policy without it (no MPOL_F_SHARED, so
+ * callers do not drop a reference).  Placement is the host's business.
+ */
+static struct mempolicy mshare_policy = {
+	.refcnt	= ATOMIC_INIT(1),
+	.mode	= MPOL_LOCAL,
+};
+
+static struct mempolicy *mshare_vm_get_policy(MSHARE_GET_POLICY_ARGS)
+{
+	return &mshare_policy;
+}
+
+/* mbind() would queue pages by walking the attacher's (shared) tables. */
+static int mshare_vm_set_policy(struct vm_area_struct *vma,
+				struct mempolicy *new)
+{
+	return -EINVAL;
+}
+#endif
+
 /* Faults never get here: fault.c redirects them to the host mm. */
 static vm_fault_t mshare_vm_fault(struct vm_fault *vmf)
 {
@@ -314,6 +340,10 @@ const struct vm_operations_struct mshare_vm_ops = {
 	.mprotect	= mshare_vm_mprotect,
 	.mremap		= mshare_vm_mremap,
 	.fault		= mshare_vm_fault,
+#ifdef CONFIG_NUMA
+	.get_policy	= mshare_vm_get_policy,
+	.set_policy	= mshare_vm_set_policy,
+#endif
 };
 
 int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)

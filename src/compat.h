@@ -125,6 +125,14 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
 #define MSHARE_GUP_FAST_FN	"internal_get_user_pages_fast"
 #endif
 
+/* vm_ops->get_policy() gained an interleave-index argument in 6.7. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define MSHARE_GET_POLICY_ARGS	struct vm_area_struct *vma, \
+				unsigned long addr, pgoff_t *ilx
+#else
+#define MSHARE_GET_POLICY_ARGS	struct vm_area_struct *vma, unsigned long addr
+#endif
+
 /* The memcg that a host mm's page faults are charged to. */
 static inline void mshare_set_mm_owner(struct mm_struct *mm,
 				       struct task_struct *owner)
