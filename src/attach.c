@@ -382,6 +382,12 @@ unsigned long mshare_attach_area(unsigned long addr, unsigned long len,
 {
 	unsigned long area;
 
+	/*
+	 * Refuse MAP_PRIVATE here, before mmap() charges a private writable
+	 * mapping of the region's size against overcommit (ENOMEM).
+	 */
+	if (!(flags & MAP_SHARED))
+		return -EINVAL;
 	if (flags & MAP_FIXED)
 		return IS_ALIGNED(addr, MSHARE_ALIGN) ? addr : -EINVAL;
 	if (len > TASK_SIZE - MSHARE_ALIGN)
