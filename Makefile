@@ -17,7 +17,7 @@ PREFIX	?= /usr
 # Test programs: static ones run anywhere in the busybox guest; those that
 # need libkmod are dynamic and get their libraries copied into the guest.
 TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
-STATIC_TESTS	:= msharefs_test gup_test stress_test share_test
+STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test
 KMOD_TESTS	:= kmod_cycle
 TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS))
 

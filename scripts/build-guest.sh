@@ -43,12 +43,13 @@ done | sort -u | while read -r lib; do
 done
 
 cp "$module" "$root/lib/modules/$kver/updates/dkms/"
-# brd (RAM disk, no dependencies): a block device for the O_DIRECT tests.
-brd=$(ls /lib/modules/"$kver"/kernel/drivers/block/brd.ko* 2>/dev/null | head -n 1 || true)
-if [ -n "$brd" ]; then
-	mkdir -p "$root/lib/modules/$kver/kernel/drivers/block"
-	cp "$brd" "$root/lib/modules/$kver/kernel/drivers/block/"
-fi
+# A block device (brd, a RAM disk) and a disk filesystem (ext4) for the
+# O_DIRECT and file-object tests, with their dependencies.
+for m in brd ext4; do
+	modprobe --show-depends -S "$kver" "$m" | awk '$1 == "insmod" {print $2}'
+done | sort -u | while read -r ko; do
+	cp --parents "$ko" "$root"
+done
 for f in modules.order modules.builtin modules.builtin.modinfo; do
 	[ -f "/lib/modules/$kver/$f" ] && cp "/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
 done

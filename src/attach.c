@@ -71,7 +71,8 @@ static p4d_t *mshare_attach_p4d(struct mshare_attach *att, unsigned long slot)
  * than the host's copied: under PTI the kernel half of a top-level entry
  * carries NX.  Read-only attachers get an entry without RW, which the MMU
  * honours for every access below it.
- * -EAGAIN: a host change or an invalidation is under way, try again later.
+ * -EBUSY: a host change is under way; -EAGAIN: an invalidation of this
+ * attacher's range is; either way, try again later.
  */
 int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 		       p4d_t host_entry)
@@ -88,7 +89,7 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 	spin_lock(&region->attach_lock);
 	if (region->mutating) {
 		spin_unlock(&region->attach_lock);
-		return -EAGAIN;
+		return -EBUSY;
 	}
 	spin_lock(&mm->page_table_lock);
 	p4d = mshare_attach_p4d(att, slot);

@@ -29,17 +29,23 @@ static bool mshare_access_ok(struct vm_area_struct *vma, unsigned int flags)
 }
 
 /*
- * A host change or an invalidation forbids linking for a moment.  When the
- * caller allows it, give up the mmap lock, wait for the change and let the
- * caller retry; otherwise the access simply faults again.
+ * Linking is forbidden for a moment: by an invalidation of this attacher's
+ * range (-EAGAIN), which ends by itself, or by a host change (-EBUSY),
+ * which first waits for every attacher's mmap_lock.  So a fault that holds
+ * that lock must not spin on a host change: when it may, it drops the lock,
+ * waits and retries; a RETRY_NOWAIT fault is told to retry later, lock
+ * kept, as such callers expect; a fault that may not retry at all (GUP
+ * without a "locked" argument, e.g. /proc/PID/mem) fails with SIGBUS,
+ * i.e. EFAULT, rather than deadlock.
  */
 static vm_fault_t mshare_fault_wait(struct vm_area_struct *vma,
 				    struct mshare_region *region,
-				    unsigned int flags)
+				    unsigned int flags, int why)
 {
-	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
-	    (flags & FAULT_FLAG_RETRY_NOWAIT))
-		return VM_FAULT_NOPAGE;
+	if (!(flags & FAULT_FLAG_ALLOW_RETRY))
+		return why == -EBUSY ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+	if (flags & FAULT_FLAG_RETRY_NOWAIT)
+		return why == -EBUSY ? VM_FAULT_RETRY : VM_FAULT_NOPAGE;
 
 	mshare_region_get(region);
 	mmap_read_unlock(vma->vm_mm);	/* vma may be gone from here on */
@@ -105,9 +111,9 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	}
 
 	link = mshare_fault_link(att, slot, host, haddr);
-	if (link == -EAGAIN) {
+	if (link == -EAGAIN || link == -EBUSY) {
 		up_read(&host->mmap_lock);
-		return mshare_fault_wait(vma, region, flags);
+		return mshare_fault_wait(vma, region, flags, link);
 	}
 	if (link == -EEXIST) {
 		up_read(&host->mmap_lock);

@@ -4,7 +4,9 @@
  * (a brd RAM disk) land in a writable attachment and are refused for a
  * read-only one (GUP-fast ignores the read-only top-level entry, so mshare
  * must refuse it itself); a process-shared mutex (futexes) works across
- * processes.  TAP output; run as root in the test guest.
+ * processes; a file on a disk filesystem (ext2 through the ext4 driver, on
+ * the second RAM disk) placed in a region is written through by attachers
+ * and the data reaches the disk.  TAP output; run as root in the test guest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,7 +73,7 @@ static int prepare_disk(void)
 	char *buf;
 	int fd, ok;
 
-	if (system("/sbin/modprobe brd rd_nr=1 rd_size=4096") != 0)
+	if (system("/sbin/modprobe brd rd_nr=2 rd_size=8192") != 0)
 		return -1;
 	fd = open(DEV, O_RDWR | O_DIRECT);
 	if (fd < 0)
@@ -127,6 +129,84 @@ static void test_odirect(int rfd)
 	munmap(ro, ALIGN_A);
 	munmap(rw, ALIGN_A);
 	close(rofd);
+}
+
+/* A step of a longer check: say which one failed. */
+static int step(int ok, const char *what)
+{
+	if (!ok)
+		printf("# step failed: %s (%s)\n", what, strerror(errno));
+	return ok;
+}
+
+/*
+ * A file object on a disk filesystem: attachers see the file's data, their
+ * stores reach the file, and after fsync the disk itself (O_DIRECT).
+ */
+static void test_diskfile(int rfd)
+{
+	struct mshare_create mc = {
+		.region_offset = 8UL << 20, .size = 1 << 20,
+		.prot = PROT_READ | PROT_WRITE,
+		.flags = MAP_SHARED | MAP_FIXED,
+	};
+	struct mshare_unmap mu = { .region_offset = 8UL << 20, .size = 1 << 20 };
+	char *base, *buf;
+	int ffd, ok = 1, i;
+
+	if (system("mke2fs -q /dev/ram1 >/dev/null 2>&1 && mkdir -p /mnt/disk && "
+		   "mount -t ext4 /dev/ram1 /mnt/disk") != 0) {
+		check(0, "disk filesystem setup (mke2fs, mount ext4 on /dev/ram1)");
+		return;
+	}
+	ffd = open("/mnt/disk/object", O_RDWR | O_CREAT, 0600);
+	if (posix_memalign((void **)&buf, 4096, 1 << 20)) {	/* O_DIRECT */
+		check(0, "disk file setup");
+		close(ffd);
+		return;
+	}
+	memset(buf, 0x5a, 1 << 20);
+	if (ffd < 0 || pwrite(ffd, buf, 1 << 20, 0) != 1 << 20 || fsync(ffd)) {
+		check(0, "disk file setup");
+		goto out;
+	}
+	mc.fd = ffd;
+	check(ioctl(rfd, MSHAREFS_CREATE_MAPPING, &mc) == 0,
+	      "CREATE_MAPPING of a file on an ext4-driven disk filesystem");
+	base = mmap(NULL, ALIGN_A, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	if (base == MAP_FAILED) {
+		check(0, "attach");
+		goto out;
+	}
+	for (i = 0; i < 1 << 20; i += 4096)
+		ok &= base[(8 << 20) + i] == 0x5a;
+	check(ok, "an attacher reads the file's data");
+	memset(base + (8 << 20), 0x3c, 1 << 20);
+	ok = step(fsync(ffd) == 0, "fsync");
+	munmap(base, ALIGN_A);
+	close(ffd);
+	/* The region's host holds the file until the object is removed. */
+	ok = ok && step(ioctl(rfd, MSHAREFS_UNMAP, &mu) == 0, "UNMAP");
+	/* umount drops the page cache: the data must come from the disk. */
+	ok = ok && step(system("umount /mnt/disk") == 0, "umount");
+	ok = ok && step(system("mount -t ext4 /dev/ram1 /mnt/disk") == 0,
+			"remount");
+	if (ok) {
+		ffd = open("/mnt/disk/object", O_RDONLY | O_DIRECT);
+		ok = step(ffd >= 0 && pread(ffd, buf, 1 << 20, 0) == 1 << 20,
+			  "O_DIRECT read");
+		for (i = 0; ok && i < 1 << 20; i++)
+			ok = step((unsigned char)buf[i] == 0x3c, "contents");
+		close(ffd);
+		system("umount /mnt/disk");
+	}
+	check(ok, "stores through the region reached the disk (fsync, remount, O_DIRECT read)");
+	ffd = -1;
+out:
+	if (ffd >= 0)
+		close(ffd);
+	free(buf);
+	system("umount /mnt/disk 2>/dev/null");
 }
 
 struct shared {
@@ -196,6 +276,7 @@ int main(int argc, char **argv)
 	if (rfd >= 0) {
 		test_odirect(rfd);
 		test_futex(rfd);
+		test_diskfile(rfd);
 		close(rfd);
 	} else {
 		check(0, "region setup");

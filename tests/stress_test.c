@@ -6,6 +6,8 @@
  * mutator keeps replacing the region's objects (UNMAP, CREATE_MAPPING at
  * the same offset, then tagging every page).
  *
+ * Readers also go through /proc/self/mem (GUP that may not retry).
+ *
  * Every page's first word is 0 (new object, not tagged yet) or its tag:
  * (generation << 32 | page index).  Anything else means an attacher saw a
  * stale, freed or foreign page: wrong data.  Accesses during a replacement
@@ -52,25 +54,43 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Exit codes of a reader: 0 fine, 3 wrong data, 4 could not attach. */
-static int check_pages(volatile uint64_t *base, unsigned int seed)
+static int tag_ok(uint64_t v, int obj, int page, const char *how)
+{
+	if (v == 0 || (v & 0xffffffff) == (uint64_t)page)
+		return 1;
+	printf("# wrong data (%s): object %d page %d holds %#llx\n",
+	       how, obj, page, (unsigned long long)v);
+	return 0;
+}
+
+/*
+ * Exit codes of a reader: 0 fine, 3 wrong data, 4 could not attach.
+ * Pages are read by the CPU and, every 8th, through /proc/self/mem: GUP
+ * that may not retry, which must neither spin against a host change nor
+ * see wrong data (a transient EIO while an object is replaced is fine).
+ */
+static int check_pages(volatile uint64_t *base, unsigned int seed, int mem)
 {
 	volatile uint64_t *word;
+	volatile int i;		/* survives siglongjmp */
 	uint64_t v;
-	int i, obj, page;
+	int obj, page;
 
 	for (i = 0; i < 64; i++) {
 		obj = rand_r(&seed) % NOBJ;
 		page = rand_r(&seed) % OBJ_PAGES;
 		word = base + (OBJ_OFFSET(obj) + (uint64_t)page * 4096) / 8;
+		if (mem >= 0 && i % 8 == 0) {
+			if (pread(mem, &v, sizeof(v), (off_t)(uintptr_t)word) ==
+			    sizeof(v) && !tag_ok(v, obj, page, "/proc/self/mem"))
+				return 3;
+			continue;
+		}
 		if (sigsetjmp(jump, 1))
 			continue;	/* object being replaced */
 		v = *word;
-		if (v != 0 && (v & 0xffffffff) != (uint64_t)page) {
-			printf("# wrong data: object %d page %d holds %#llx\n",
-			       obj, page, (unsigned long long)v);
+		if (!tag_ok(v, obj, page, "load"))
 			return 3;
-		}
 	}
 	return 0;
 }
@@ -84,18 +104,20 @@ static int reader(int rfd, unsigned int seed, double until)
 
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
+	int mem = open("/proc/self/mem", O_RDONLY);
+
 	base = mmap(NULL, ALIGN_A, PROT_READ, MAP_SHARED, rfd, 0);
 	if (base == MAP_FAILED)
 		return 4;
 	while (now() < until) {
-		err = check_pages(base, seed++);
+		err = check_pages(base, seed++, mem);
 		if (err)
 			return err;
 		if (seed % 8 == 0) {
 			/* A forked child inherits the attachment. */
 			child = fork();
 			if (child == 0)
-				_exit(check_pages(base, seed * 7));
+				_exit(check_pages(base, seed * 7, -1));
 			if (waitpid(child, &st, 0) == child && WIFEXITED(st) &&
 			    WEXITSTATUS(st))
 				return WEXITSTATUS(st);
