@@ -53,9 +53,10 @@ uninstall:
 setup:
 	scripts/setup.sh
 
-build/tests/%: tests/%.c include/uapi/linux/msharefs.h
+# Every static test links the shared TAP helpers in tests/tap.c.
+build/tests/%: tests/%.c tests/tap.c tests/tap.h include/uapi/linux/msharefs.h
 	@mkdir -p build/tests
-	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $<
+	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c
 
 build/tests/kmod_cycle: tests/kmod_cycle.c
 	@mkdir -p build/tests

@@ -46,6 +46,13 @@ run() {
 	done
 }
 
+# mawk (Debian's awk) reads its input in blocks unless told otherwise, which
+# would hide the progress of a long run.
+awk=(awk)
+if awk -W version 2>&1 | grep -q mawk; then
+	awk=(awk -W interactive)
+fi
+
 # A failing build or setup step is a failed test, not a silent stop.
 { run || echo "not ok - harness: a build step failed (exit $?)"; } 2>&1 |
-	awk -f "$top/scripts/tap-summary.awk"
+	"${awk[@]}" -f "$top/scripts/tap-summary.awk"

@@ -55,6 +55,12 @@ static void mshare_host_op_run(struct kthread_work *work)
 				     op->flags, op->offset);
 	revert_creds(old);
 	kthread_unuse_mm(op->host);
+	/*
+	 * A kthread's fput() is deferred to a workqueue.  Finish it, so that
+	 * when UNMAP (or a CREATE over an object) returns, the files it
+	 * dropped are closed: their filesystem can be unmounted at once.
+	 */
+	flush_delayed_fput();
 	complete(&op->done);
 }
 

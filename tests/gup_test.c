@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <linux/msharefs.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,26 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 #define ALIGN_A		549755813888UL
 #define OBJ_SIZE	(4UL << 20)
 #define DEV		"/dev/ram0"
 
-static int test_num, failed;
 static char region_path[256];
-
-static void check(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", pass ? "" : "not ", ++test_num);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!pass)
-		failed++;
-}
 
 /* A region with one anonymous object of OBJ_SIZE at offset 0. */
 static int make_region(const char *dir)
@@ -61,7 +47,7 @@ static int make_region(const char *dir)
 	fd = open(region_path, O_RDWR | O_CREAT | O_EXCL, 0644);
 	if (fd < 0 || ftruncate(fd, ALIGN_A) ||
 	    ioctl(fd, MSHAREFS_CREATE_MAPPING, &mc)) {
-		printf("# setup failed: %s\n", strerror(errno));
+		diag("setup failed: %s", strerror(errno));
 		return -1;
 	}
 	return fd;
@@ -135,7 +121,7 @@ static void test_odirect(int rfd)
 static int step(int ok, const char *what)
 {
 	if (!ok)
-		printf("# step failed: %s (%s)\n", what, strerror(errno));
+		diag("step failed: %s (%s)", what, strerror(errno));
 	return ok;
 }
 
@@ -283,6 +269,5 @@ int main(int argc, char **argv)
 	}
 	unlink(region_path);
 	system("/sbin/modprobe -r brd 2>/dev/null");
-	printf("1..%d\n", test_num);
-	return failed ? 1 : 0;
+	return tap_done();
 }

@@ -35,6 +35,8 @@
 #include <linux/falloc.h>
 #include <linux/msharefs.h>
 
+#include "tap.h"
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE	(1 << 0)
 #endif
@@ -59,153 +61,6 @@ static const off_t align_a = 549755813888LL;	/* 512 GiB */
 
 static const char *mnt = "/sys/fs/mshare";
 static char prefix[32];
-static int test_num;
-static int nfailed;
-
-/* ---------------------------------------------------------------- output */
-
-static const struct {
-	int err;
-	const char *name;
-} errnames[] = {
-	{ EPERM, "EPERM" },
-	{ ENOENT, "ENOENT" },
-	{ EINTR, "EINTR" },
-	{ EIO, "EIO" },
-	{ EBADF, "EBADF" },
-	{ EAGAIN, "EAGAIN" },
-	{ ENOMEM, "ENOMEM" },
-	{ EACCES, "EACCES" },
-	{ EFAULT, "EFAULT" },
-	{ EBUSY, "EBUSY" },
-	{ EEXIST, "EEXIST" },
-	{ EXDEV, "EXDEV" },
-	{ ENODEV, "ENODEV" },
-	{ ENOTDIR, "ENOTDIR" },
-	{ EISDIR, "EISDIR" },
-	{ EINVAL, "EINVAL" },
-	{ ENFILE, "ENFILE" },
-	{ EMFILE, "EMFILE" },
-	{ ENOTTY, "ENOTTY" },
-	{ EFBIG, "EFBIG" },
-	{ ENOSPC, "ENOSPC" },
-	{ ESPIPE, "ESPIPE" },
-	{ EROFS, "EROFS" },
-	{ EMLINK, "EMLINK" },
-	{ ERANGE, "ERANGE" },
-	{ ENAMETOOLONG, "ENAMETOOLONG" },
-	{ ENOSYS, "ENOSYS" },
-	{ ENOTEMPTY, "ENOTEMPTY" },
-	{ EOVERFLOW, "EOVERFLOW" },
-	{ EOPNOTSUPP, "EOPNOTSUPP" },
-	{ ENOTSUP, "ENOTSUP" },
-	{ ENXIO, "ENXIO" },
-	{ ETXTBSY, "ETXTBSY" },
-};
-
-static const char *errname(int err)
-{
-	static char buf[32];
-	size_t i;
-
-	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
-		if (errnames[i].err == err)
-			return errnames[i].name;
-	snprintf(buf, sizeof(buf), "errno %d", err);
-	return buf;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-static void vreport(int pass, const char *skip_reason, const char *fmt,
-		    va_list ap)
-{
-	test_num++;
-	if (!pass)
-		nfailed++;
-	printf("%sok %d - ", pass ? "" : "not ", test_num);
-	vprintf(fmt, ap);
-	if (skip_reason)
-		printf(" # SKIP %s", skip_reason);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-/* One check: passes if pass is non-zero.  Returns pass. */
-static int check(int pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int check(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	return pass;
-}
-
-static void skip(const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void skip(const char *reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(1, reason, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * A check that a call failed: ret is what it returned, err the errno right
- * after it, want the errno it must have failed with.
- */
-static int check_err(long ret, int err, int want, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int check_err(long ret, int err, int want, const char *fmt, ...)
-{
-	int pass = ret == -1 && err == want;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	if (pass)
-		return 1;
-	if (ret == -1)
-		diag("expected %s, got %s (%s)", errname(want), errname(err),
-		     strerror(err));
-	else
-		diag("expected failure with %s, but the call returned %ld",
-		     errname(want), ret);
-	return 0;
-}
-
-/* A check that a call (returning >= 0 on success) succeeded. */
-static int check_ok(long ret, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int check_ok(long ret, int err, const char *fmt, ...)
-{
-	int pass = ret >= 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	if (!pass)
-		diag("failed with %s (%s)", errname(err), strerror(err));
-	return pass;
-}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -284,7 +139,7 @@ static int check_size(off_t size, off_t want, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
+	vcheck(pass, fmt, ap);
 	va_end(ap);
 	if (!pass)
 		diag("size is %lld, expected %lld", (long long)size,
@@ -1619,9 +1474,5 @@ int main(int argc, char **argv)
 	sweep(mnt, 0);
 	free_list(&snapshot);
 
-	if (nfailed)
-		diag("%d of %d checks failed", nfailed, test_num);
-	printf("1..%d\n", test_num);
-	fflush(stdout);
-	return nfailed ? 1 : 0;
+	return tap_done();
 }

@@ -41,7 +41,6 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +56,8 @@
 #include <unistd.h>
 
 #include <linux/msharefs.h>
+
+#include "tap.h"
 
 #define PAGE_SZ		4096ULL
 #define KIB		1024ULL
@@ -86,179 +87,8 @@
 
 static const char *mnt = "/sys/fs/mshare";
 static char prefix[32];
-static int test_num;
-static int nfailed;
 
 /* ---------------------------------------------------------------- output */
-
-static const struct {
-	int err;
-	const char *name;
-} errnames[] = {
-	{ EPERM, "EPERM" },
-	{ ENOENT, "ENOENT" },
-	{ ESRCH, "ESRCH" },
-	{ EINTR, "EINTR" },
-	{ EIO, "EIO" },
-	{ ENXIO, "ENXIO" },
-	{ EBADF, "EBADF" },
-	{ ECHILD, "ECHILD" },
-	{ EAGAIN, "EAGAIN" },
-	{ ENOMEM, "ENOMEM" },
-	{ EACCES, "EACCES" },
-	{ EFAULT, "EFAULT" },
-	{ EBUSY, "EBUSY" },
-	{ EEXIST, "EEXIST" },
-	{ EXDEV, "EXDEV" },
-	{ ENODEV, "ENODEV" },
-	{ ENOTDIR, "ENOTDIR" },
-	{ EISDIR, "EISDIR" },
-	{ EINVAL, "EINVAL" },
-	{ ENFILE, "ENFILE" },
-	{ EMFILE, "EMFILE" },
-	{ ENOTTY, "ENOTTY" },
-	{ ETXTBSY, "ETXTBSY" },
-	{ EFBIG, "EFBIG" },
-	{ ENOSPC, "ENOSPC" },
-	{ ESPIPE, "ESPIPE" },
-	{ EROFS, "EROFS" },
-	{ EPIPE, "EPIPE" },
-	{ ERANGE, "ERANGE" },
-	{ ENAMETOOLONG, "ENAMETOOLONG" },
-	{ ENOSYS, "ENOSYS" },
-	{ EOVERFLOW, "EOVERFLOW" },
-	{ EOPNOTSUPP, "EOPNOTSUPP" },
-	{ ETIMEDOUT, "ETIMEDOUT" },
-};
-
-static const char *errname(int err)
-{
-	static char buf[32];
-	size_t i;
-
-	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
-		if (errnames[i].err == err)
-			return errnames[i].name;
-	snprintf(buf, sizeof(buf), "errno %d", err);
-	return buf;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-static void vreport(int pass, const char *skip_reason, const char *fmt,
-		    va_list ap)
-{
-	test_num++;
-	if (!pass)
-		nfailed++;
-	printf("%sok %d - ", pass ? "" : "not ", test_num);
-	vprintf(fmt, ap);
-	if (skip_reason)
-		printf(" # SKIP %s", skip_reason);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-/* One check: passes if pass is non-zero.  Returns pass. */
-static int check(int pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int check(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	return pass;
-}
-
-static void skip(const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void skip(const char *reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(1, reason, fmt, ap);
-	va_end(ap);
-}
-
-static void diag_err(long ret, int err, int want, int want2)
-{
-	if (ret == -1 && want2 && want2 != want)
-		diag("expected %s or %s, got %s (%s)", errname(want),
-		     errname(want2), errname(err), strerror(err));
-	else if (ret == -1)
-		diag("expected %s, got %s (%s)", errname(want), errname(err),
-		     strerror(err));
-	else
-		diag("expected failure with %s, but the call returned %ld",
-		     errname(want), ret);
-}
-
-/*
- * A check that a call failed: ret is what it returned, err the errno right
- * after it, want the errno it must have failed with.
- */
-static int check_err(long ret, int err, int want, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int check_err(long ret, int err, int want, const char *fmt, ...)
-{
-	int pass = ret == -1 && err == want;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	if (!pass)
-		diag_err(ret, err, want, 0);
-	return pass;
-}
-
-/* Like check_err, with two acceptable errnos */
-static int check_err2(long ret, int err, int want, int want2,
-		      const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int check_err2(long ret, int err, int want, int want2,
-		      const char *fmt, ...)
-{
-	int pass = ret == -1 && (err == want || err == want2);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	if (!pass)
-		diag_err(ret, err, want, want2);
-	return pass;
-}
-
-/* A check that a call (returning >= 0 on success) succeeded. */
-static int check_ok(long ret, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int check_ok(long ret, int err, const char *fmt, ...)
-{
-	int pass = ret >= 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(pass, NULL, fmt, ap);
-	va_end(ap);
-	if (!pass)
-		diag("failed with %s (%s)", errname(err), strerror(err));
-	return pass;
-}
 
 static void group(const char *title)
 {
@@ -2794,9 +2624,5 @@ int main(int argc, char **argv)
 	test_leaks(pt0, sh0);
 
 	alarm(0);
-	if (nfailed)
-		diag("%d of %d checks failed", nfailed, test_num);
-	printf("1..%d\n", test_num);
-	fflush(stdout);
-	return nfailed ? 1 : 0;
+	return tap_done();
 }
