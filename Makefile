@@ -5,6 +5,8 @@
 #                   and the uapi header
 # make check        install what is missing, then the whole VM test matrix
 # make demo         install what is missing, then a VM that shows mshare
+# make bench        measure mshare vs plain sharing and hugetlbfs; writes
+#                   docs/benchmarks.md
 # make test         one kernel, one boot, chosen groups, in seconds
 # make shell        an interactive guest shell with the module installed
 # make lint         checkpatch + sparse
@@ -19,14 +21,15 @@ PREFIX	?= /usr
 TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
 STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test
 KMOD_TESTS	:= kmod_cycle
-TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS))
+TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS)) \
+		   build/tests/mshare_bench
 
 # For make test / make shell
 T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 basename | sort -V))
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install uninstall setup tests check demo test shell lint help
+.PHONY: all modules clean install uninstall setup tests check demo bench test shell lint help
 
 all: modules
 
@@ -58,6 +61,10 @@ build/tests/%: tests/%.c tests/tap.c tests/tap.h include/uapi/linux/msharefs.h
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c
 
+build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
 build/tests/kmod_cycle: tests/kmod_cycle.c
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libkmod)
@@ -71,6 +78,10 @@ check: setup
 demo: setup
 	$(MAKE) tests
 	scripts/demo.sh
+
+bench: setup
+	$(MAKE) tests
+	scripts/bench.sh
 
 # Quick loop: build the module directly (no DKMS) for one kernel and boot it.
 test: tests
@@ -87,4 +98,4 @@ lint:
 	scripts/lint.sh
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,12p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,14p' Makefile

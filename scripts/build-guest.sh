@@ -33,7 +33,7 @@ for t in modprobe insmod rmmod lsmod depmod modinfo; do
 	ln -s kmod "$root/sbin/$t"
 done
 
-cp "$build"/tests/* "$top"/tests/*.sh "$root/tests/"
+cp "$build"/tests/* "$top"/tests/*.sh "$top"/bench/*.sh "$root/tests/"
 
 # Shared libraries of the dynamic binaries, at their host paths.
 for f in "$root/sbin/kmod" "$root"/tests/*; do
