@@ -137,11 +137,14 @@ void mshare_host_destroy(struct mshare_region *region)
 }
 
 /*
- * Before changing the host: forbid new links, cut every attacher's links
- * and flush its TLB (no CPU walks the old tables afterwards, GUP-fast
- * included), then take and drop each attacher's mmap_lock for writing, so
- * that no slow GUP or page-table walker that read an old link is still
- * inside a host table.  Attachers relink on their next fault.
+ * Before changing the host: forbid new links, then, for each attacher mm in
+ * turn, take its mmap_lock for writing and only then cut its links and
+ * flush its TLB.  Slow GUP and page-table walkers hold that lock for
+ * reading and read an upper-level entry more than once (follow_p4d_mask
+ * checks the P4D entry, pud_offset() reads it again), so an entry must never
+ * be cleared under them; GUP-fast runs with interrupts off and is fenced by
+ * the flush's IPIs.  Afterwards no attacher can reach a host table and
+ * attachers relink on their next fault.
  * Called with region->lock held; may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region)
@@ -164,7 +167,6 @@ static int mshare_host_change_begin(struct mshare_region *region)
 	region->mutating = true;
 	i = 0;
 	list_for_each_entry(att, &region->attachments, node) {
-		mshare_attach_unlink(att, att->start, att->end);
 		mmgrab(att->mm);
 		mms[i++] = att->mm;
 	}
@@ -172,6 +174,11 @@ static int mshare_host_change_begin(struct mshare_region *region)
 
 	while (i--) {
 		mmap_write_lock(mms[i]);
+		spin_lock(&region->attach_lock);
+		list_for_each_entry(att, &region->attachments, node)
+			if (att->mm == mms[i])
+				mshare_attach_unlink(att, att->start, att->end);
+		spin_unlock(&region->attach_lock);
 		mmap_write_unlock(mms[i]);
 		mmdrop(mms[i]);
 	}
