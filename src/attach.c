@@ -11,6 +11,19 @@
  * munmap, MAP_FIXED replacement, MADV_DONTNEED and mremap's move, and
  * release before exit's teardown.  Until the matching range_end no link is
  * made again.  Splits, mprotect and mremap are refused by the vm_ops.
+ *
+ * A cut is either a clear or a park.  Walkers that hold the mmap lock for
+ * reading (slow GUP, page walks) read a P4D entry twice: once to test it,
+ * once in pud_offset().  A zap under that same read lock (MADV_DONTNEED,
+ * the OOM reaper) must therefore not clear the entry, or a walker in
+ * another thread follows the cleared entry to page frame 0.  It parks it
+ * instead: the entry is pointed at mshare_empty_pud, a zeroed PUD table
+ * owned by this module, so a racing walker sees either the host's table or
+ * an empty one.  Only the zaps that go on to free page tables (munmap,
+ * mremap's move: MMU_NOTIFY_UNMAP, blockable) clear for real; they run
+ * with the mmap lock held for writing or with the VMA already unreachable,
+ * and free_pgtables() must find nothing of ours.  Nothing can populate the
+ * empty table: every fault in an attachment is redirected to the host.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -33,6 +46,10 @@
 static LIST_HEAD(mshare_ro_list);
 static DEFINE_SPINLOCK(mshare_ro_lock);
 static atomic_t mshare_ro_count = ATOMIC_INIT(0);
+
+/* The table a parked slot points at; see the top of the file. */
+static void *mshare_empty_pud;
+static unsigned long mshare_empty_pfn;
 
 /* Would a FOLL_WRITE GUP-fast of this range write a read-only mapping? */
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages)
@@ -67,10 +84,41 @@ static p4d_t *mshare_attach_p4d(struct mshare_attach *att, unsigned long slot)
 }
 
 /*
- * Link a slot to the host's PUD table.  A fresh table entry is built rather
- * than the host's copied: under PTI the kernel half of a top-level entry
- * carries NX.  Read-only attachers get an entry without RW, which the MMU
- * honours for every access below it.
+ * A fresh table entry rather than the host's, copied: under PTI the kernel
+ * half of a top-level entry carries NX.  Read-only attachers get an entry
+ * without RW, which the MMU honours for every access below it.
+ */
+static void mshare_attach_set(struct mshare_attach *att, p4d_t *p4d,
+			      unsigned long pfn)
+{
+	unsigned long prot = _PAGE_TABLE;
+
+	if (att->readonly)
+		prot &= ~_PAGE_RW;
+	set_p4d(p4d, __p4d(prot | (pfn << PAGE_SHIFT)));
+}
+
+static bool mshare_p4d_parked(p4d_t p4d)
+{
+	return p4d_pfn(p4d) == mshare_empty_pfn;
+}
+
+/*
+ * Is the slot linked to the host's table (not just parked)?  A hint for
+ * the fault path, which rechecks under the locks in mshare_attach_link().
+ */
+bool mshare_attach_linked(struct mshare_attach *att, unsigned long slot)
+{
+	p4d_t *p4d;
+
+	if (!test_bit(slot, att->linked))
+		return false;
+	p4d = mshare_attach_p4d(att, slot);
+	return p4d && !mshare_p4d_parked(READ_ONCE(*p4d));
+}
+
+/*
+ * Link a slot to the host's PUD table.
  * -EBUSY: a host change is under way; -EAGAIN: an invalidation of this
  * attacher's range is; either way, try again later.
  */
@@ -79,12 +127,8 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 {
 	struct mshare_region *region = att->region;
 	struct mm_struct *mm = att->mm;
-	unsigned long prot = _PAGE_TABLE;
 	p4d_t *p4d;
 	int err = 0;
-
-	if (att->readonly)
-		prot &= ~_PAGE_RW;
 
 	spin_lock(&region->attach_lock);
 	if (region->mutating) {
@@ -96,12 +140,14 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 	if (att->invalidating) {
 		err = -EAGAIN;
 	} else if (test_bit(slot, att->linked)) {
-		err = 0;
+		/* Linked by a racing fault, or parked: relink. */
+		if (mshare_p4d_parked(*p4d))
+			mshare_attach_set(att, p4d, p4d_pfn(host_entry));
 	} else if (!p4d || !p4d_none(*p4d)) {
 		/* No P4D table (5-level), or stale tables of the process. */
 		err = -EEXIST;
 	} else {
-		set_p4d(p4d, __p4d(prot | (p4d_pfn(host_entry) << PAGE_SHIFT)));
+		mshare_attach_set(att, p4d, p4d_pfn(host_entry));
 		__set_bit(slot, att->linked);
 	}
 	spin_unlock(&mm->page_table_lock);
@@ -113,13 +159,20 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 	return err;
 }
 
-/* Cut the links of the slots that meet [start, end), and flush. */
-void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
-			  unsigned long end)
+/*
+ * Cut the slots that meet [start, end): clear their entries, and flush, or
+ * only park them (see the top of the file).  A parked slot stays in
+ * att->linked, so a later clear finds it.  Parking needs no flush: a CPU
+ * that still walks the host's table through a stale cached entry sees
+ * what a linked slot shows, and every host change clears and flushes.
+ */
+static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
+			      unsigned long end, bool park)
 {
 	struct mm_struct *mm = att->mm;
 	unsigned long first, last, slot;
 	bool cut = false;
+	p4d_t *p4d;
 
 	start = max(start, att->start);
 	end = min(end, att->end);
@@ -131,13 +184,31 @@ void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 	spin_lock(&mm->page_table_lock);
 	for_each_set_bit_from(first, att->linked, last + 1) {
 		slot = first;
-		p4d_clear(mshare_attach_p4d(att, slot));
+		p4d = mshare_attach_p4d(att, slot);
+		if (park) {
+			if (!mshare_p4d_parked(*p4d))
+				mshare_attach_set(att, p4d,
+						  mshare_empty_pfn);
+			continue;
+		}
+		p4d_clear(p4d);
 		__clear_bit(slot, att->linked);
 		cut = true;
 	}
 	spin_unlock(&mm->page_table_lock);
 	if (cut)
 		mshare_flush_mm(mm);
+}
+
+/*
+ * Clear the links of the slots that meet [start, end), and flush.  Only
+ * with the mmap lock held for writing, or with nobody left to walk the
+ * attachment (the VMA unreachable, or the mm exiting).
+ */
+void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
+			  unsigned long end)
+{
+	mshare_attach_cut(att, start, end, false);
 }
 
 static bool mshare_range_meets(struct mshare_attach *att,
@@ -151,13 +222,21 @@ mshare_attach_invalidate_start(struct mmu_notifier *mn,
 			       const struct mmu_notifier_range *range)
 {
 	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+	bool park;
 
 	if (!mshare_range_meets(att, range))
 		return 0;
 	spin_lock(&att->mm->page_table_lock);
 	att->invalidating++;
 	spin_unlock(&att->mm->page_table_lock);
-	mshare_attach_unlink(att, range->start, range->end);
+	/*
+	 * Blockable UNMAP events are munmap's and mremap's zaps, followed by
+	 * free_pgtables().  Every other zap may run under the read lock:
+	 * MADV_DONTNEED (CLEAR) and the OOM reaper (UNMAP, non-blocking).
+	 */
+	park = range->event != MMU_NOTIFY_UNMAP ||
+	       !mmu_notifier_range_blockable(range);
+	mshare_attach_cut(att, range->start, range->end, park);
 	return 0;
 }
 
@@ -399,4 +478,24 @@ unsigned long mshare_attach_area(unsigned long addr, unsigned long len,
 	if (IS_ERR_VALUE(area))
 		return area;
 	return ALIGN(area, MSHARE_ALIGN);
+}
+
+int mshare_attach_init(void)
+{
+	mshare_empty_pud = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!mshare_empty_pud)
+		return -ENOMEM;
+	mshare_empty_pfn = PHYS_PFN(__pa(mshare_empty_pud));
+	return 0;
+}
+
+/* Called when no attachment is left. */
+void mshare_attach_exit(void)
+{
+	/* Something wrote into it: leak it rather than free a live table. */
+	if (memchr_inv(mshare_empty_pud, 0, PAGE_SIZE)) {
+		pr_err("the empty PUD table was written to; not freeing it\n");
+		return;
+	}
+	free_page((unsigned long)mshare_empty_pud);
 }

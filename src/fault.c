@@ -61,7 +61,7 @@ static int mshare_fault_link(struct mshare_attach *att, unsigned long slot,
 	pgd_t *hpgd = pgd_offset(host, haddr);
 	p4d_t *hp4d;
 
-	if (test_bit(slot, att->linked))
+	if (mshare_attach_linked(att, slot))
 		return 0;
 	/* With 5-level paging the host's P4D table may not exist yet. */
 	if (pgd_none(*hpgd))

@@ -16,9 +16,12 @@ static int __init mshare_init(void)
 {
 	int err;
 
-	err = mshare_host_init();
+	err = mshare_attach_init();
 	if (err)
 		return err;
+	err = mshare_host_init();
+	if (err)
+		goto out_attach;
 	err = mshare_hook_init();
 	if (err)
 		goto out_host;
@@ -34,6 +37,8 @@ out_hook:
 	mshare_hook_exit();
 out_host:
 	mshare_host_exit();
+out_attach:
+	mshare_attach_exit();
 	return err;
 }
 
@@ -48,6 +53,7 @@ static void __exit mshare_exit(void)
 	mshare_region_check_leaks();
 	mshare_hook_exit();
 	mshare_host_exit();
+	mshare_attach_exit();
 }
 
 module_init(mshare_init);

@@ -70,8 +70,11 @@ struct mshare_attach {
 	struct mmu_notifier	mn;
 	struct list_head	ro_node;	/* in the read-only list */
 	struct rcu_head		rcu;
-	/* Under mm->page_table_lock: */
-	unsigned long		*linked;	/* slots whose P4D entry is ours */
+	/*
+	 * Under mm->page_table_lock.  linked: the slots whose P4D entry is
+	 * ours, linked to the host or parked (attach.c).
+	 */
+	unsigned long		*linked;
 	int			invalidating;	/* notifier ranges in flight */
 };
 
@@ -109,6 +112,9 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 		       p4d_t host_entry);
 void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 			  unsigned long end);
+bool mshare_attach_linked(struct mshare_attach *att, unsigned long slot);
+int mshare_attach_init(void);
+void mshare_attach_exit(void);
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
 extern const struct vm_operations_struct mshare_vm_ops;
 

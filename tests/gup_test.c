@@ -6,7 +6,12 @@
  * must refuse it itself); a process-shared mutex (futexes) works across
  * processes; a file on a disk filesystem (ext2 through the ext4 driver, on
  * the second RAM disk) placed in a region is written through by attachers
- * and the data reaches the disk.  TAP output; run as root in the test guest.
+ * and the data reaches the disk.  Slow GUP walkers (/proc/self/mem,
+ * process_vm_readv) and page walks (/proc/self/pagemap) race with
+ * MADV_DONTNEED of the region in another thread of the same process; the
+ * OOM reaper's walk (process_mrelease) of a read-only attacher keeps the
+ * region's data.
+ * TAP output; run as root in the test guest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,8 +24,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -252,6 +260,267 @@ static void test_futex(int rfd)
 	munmap(sh, ALIGN_A);
 }
 
+/*
+ * MADV_DONTNEED cuts the slot's link under the mmap lock held for reading,
+ * while slow GUP in another thread of the process walks the same entry
+ * under that lock too: the cut must leave the walker something valid.
+ * Every page carries a tag that the readers check.
+ */
+#define RACE_SECONDS	4
+#define RACE_PAGES	(OBJ_SIZE / 4096)
+
+struct race {
+	volatile uint64_t *base;
+	volatile int stop;
+	long rounds[4];
+	long bad[4];
+};
+
+static uint64_t race_tag(uint64_t page)
+{
+	return 0x6d73686172650000UL ^ (page * 2654435761UL);
+}
+
+static double race_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *race_dontneed(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		if (madvise((void *)r->base, r->rounds[0] & 1 ? ALIGN_A : OBJ_SIZE,
+			    MADV_DONTNEED))
+			r->bad[0]++;
+		r->rounds[0]++;
+	}
+	return NULL;
+}
+
+/* /proc/self/mem: GUP without retry; process_vm_readv: with retry. */
+static void *race_gup(void *arg)
+{
+	struct race *r = arg;
+	int mem = open("/proc/self/mem", O_RDONLY);
+	uint64_t page = 0, v;
+
+	while (!r->stop && mem >= 0) {
+		uintptr_t at = (uintptr_t)(r->base + page * 512);
+		struct iovec local = { &v, sizeof(v) };
+		struct iovec remote = { (void *)at, sizeof(v) };
+
+		if (pread(mem, &v, sizeof(v), at) != sizeof(v) ||
+		    v != race_tag(page))
+			r->bad[1]++;
+		if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) !=
+		    sizeof(v) || v != race_tag(page))
+			r->bad[1]++;
+		page = (page + 97) % RACE_PAGES;
+		r->rounds[1]++;
+	}
+	if (mem < 0)
+		r->bad[1]++;
+	else
+		close(mem);
+	return NULL;
+}
+
+/* A page-table walk of the attachment (pagemap_pmd_range). */
+static void *race_pagemap(void *arg)
+{
+	struct race *r = arg;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	static uint64_t ent[RACE_PAGES];
+	off_t off = (uintptr_t)r->base / 4096 * sizeof(uint64_t);
+
+	while (!r->stop && pm >= 0) {
+		if (pread(pm, ent, sizeof(ent), off) != sizeof(ent))
+			r->bad[2]++;
+		r->rounds[2]++;
+	}
+	if (pm < 0)
+		r->bad[2]++;
+	else
+		close(pm);
+	return NULL;
+}
+
+static int race_child(int rfd)
+{
+	struct race r = { 0 };
+	pthread_t t[3];
+	double until;
+	uint64_t p;
+	int i;
+
+	r.base = mmap(NULL, ALIGN_A, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      rfd, 0);
+	if (r.base == MAP_FAILED)
+		return 2;
+	for (p = 0; p < RACE_PAGES; p++)
+		r.base[p * 512] = race_tag(p);
+	if (pthread_create(&t[0], NULL, race_dontneed, &r) ||
+	    pthread_create(&t[1], NULL, race_gup, &r) ||
+	    pthread_create(&t[2], NULL, race_pagemap, &r))
+		return 3;
+	/* The CPU relinks the slot the other thread keeps cutting. */
+	until = race_now() + RACE_SECONDS;
+	p = 0;
+	while (race_now() < until) {
+		if (r.base[p * 512] != race_tag(p))
+			r.bad[3]++;
+		p = (p + 31) % RACE_PAGES;
+		r.rounds[3]++;
+	}
+	r.stop = 1;
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	diag("MADV_DONTNEED race: %ld madvise, %ld GUP reads, %ld pagemap walks, %ld CPU reads; bad: %ld/%ld/%ld/%ld",
+	     r.rounds[0], r.rounds[1], r.rounds[2], r.rounds[3],
+	     r.bad[0], r.bad[1], r.bad[2], r.bad[3]);
+	if (r.bad[0] || r.bad[1] || r.bad[2] || r.bad[3])
+		return 4;
+	if (!r.rounds[0] || !r.rounds[1] || !r.rounds[2])
+		return 5;
+	return 0;
+}
+
+static void test_dontneed_race(int rfd)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(race_child(rfd));
+	check(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0,
+	      "slow GUP and page walks racing with MADV_DONTNEED in another thread read the right data, %d s",
+	      RACE_SECONDS);
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
+#ifndef SYS_process_mrelease
+#define SYS_process_mrelease	448
+#endif
+#define MRELEASE_ROUNDS		20
+
+/* A read-only attacher that has linked its slot, then reads forever. */
+static pid_t ro_victim(uintptr_t *at)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(region_path, O_RDONLY);
+		volatile uint64_t *base;
+		uint64_t page, sum = 0;
+
+		if (fd < 0)
+			_exit(2);
+		base = mmap(NULL, ALIGN_A, PROT_READ, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED)
+			_exit(3);
+		for (page = 0; page < RACE_PAGES; page++)
+			sum += base[page * 512];
+		if (write(p[1], &base, sizeof(base)) != sizeof(base))
+			_exit(4);
+		for (page = 0;; page = (page + 1) % RACE_PAGES)
+			sum += base[page * 512];
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], at, sizeof(*at)) != sizeof(*at)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* Slow GUP from outside (process_vm_readv) while the victim is reaped. */
+static pid_t remote_reader(pid_t victim, uintptr_t at)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		uint64_t v;
+		struct iovec local = { &v, sizeof(v) };
+		struct iovec remote = { (void *)at, sizeof(v) };
+
+		while (process_vm_readv(victim, &local, 1, &remote, 1, 0) >= 0 ||
+		       errno != ESRCH)
+			;
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * process_mrelease() runs the OOM reaper's walk on a dying process under
+ * its mmap lock held for reading.  A read-only attachment is not
+ * VM_SHARED, so the reaper zaps it: the links must be cut (parked) first,
+ * or it would zap the region's pages for everyone.
+ */
+static void test_mrelease(int rfd)
+{
+	int i, pidfd, reaped = 0, ok = 1;
+	volatile uint64_t *base;
+	pid_t victim, reader;
+	uint64_t p, bad = 0;
+	uintptr_t at;
+
+	base = mmap(NULL, ALIGN_A, PROT_READ, MAP_SHARED, rfd, 0);
+	if (base == MAP_FAILED) {
+		check(0, "process_mrelease setup");
+		return;
+	}
+	for (i = 0; i < MRELEASE_ROUNDS && ok; i++) {
+		victim = ro_victim(&at);
+		if (victim < 0) {
+			ok = 0;
+			break;
+		}
+		reader = remote_reader(victim, at + 4096 * 7);
+		pidfd = syscall(SYS_pidfd_open, victim, 0);
+		kill(victim, SIGKILL);
+		if (pidfd >= 0) {
+			long r;
+
+			do {
+				r = syscall(SYS_process_mrelease, pidfd, 0);
+			} while (r < 0 && errno == EINVAL);
+			reaped += r == 0;
+			close(pidfd);
+		}
+		waitpid(victim, NULL, 0);
+		if (reader > 0)
+			waitpid(reader, NULL, 0);
+	}
+	for (p = 0; p < RACE_PAGES; p++)
+		bad += base[p * 512] != race_tag(p);
+	munmap((void *)base, ALIGN_A);
+	diag("process_mrelease: %d of %d dying read-only attachers reaped",
+	     reaped, MRELEASE_ROUNDS);
+	check(ok && !bad,
+	      "the OOM reaper's walk of dying read-only attachers keeps the region's data (%llu bad pages)",
+	      (unsigned long long)bad);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
@@ -262,6 +531,8 @@ int main(int argc, char **argv)
 	if (rfd >= 0) {
 		test_odirect(rfd);
 		test_futex(rfd);
+		test_dontneed_race(rfd);
+		test_mrelease(rfd);
 		test_diskfile(rfd);
 		close(rfd);
 	} else {
