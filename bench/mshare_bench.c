@@ -21,13 +21,21 @@
  *                              N attached processes
  *   micro REPS                 unrelated work: anonymous faults, mmap/munmap,
  *                              fork+exit
- *   limit METHOD SIZE_MB MAX   attach processes until one fails or MAX
+ *   limit METHOD SIZE_MB MAX MIN_AVAIL_MB
+ *                              attach processes (each touching the whole
+ *                              object) until MemAvailable falls below
+ *                              MIN_AVAIL_MB, one fails, or MAX: how many
+ *                              sharers the machine's memory allows
+ *
+ * With MSHARE_BENCH_SAY=1 in the environment, pt narrates what it does
+ * and shows progress ("# ..." lines on stderr): `make demo` uses that.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/msharefs.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,11 +67,27 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* PageTables: in kB, with the per-CPU counter drift folded in first. */
-static long page_tables_kb(void)
+/* Narration for `make demo`: only with MSHARE_BENCH_SAY=1. */
+static int saying;
+
+static void say(const char *fmt, ...)
 {
-	char line[256];
-	long kb = -1;
+	va_list ap;
+
+	if (!saying)
+		return;
+	va_start(ap, fmt);
+	fputs("# ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* A /proc/meminfo field in kB, per-CPU counter drift folded in first. */
+static long meminfo_kb(const char *field)
+{
+	char line[256], name[64];
+	long kb = -1, v;
 	FILE *f;
 	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
 
@@ -76,10 +100,18 @@ static long page_tables_kb(void)
 	if (!f)
 		die("/proc/meminfo");
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "PageTables: %ld kB", &kb) == 1)
+		if (sscanf(line, "%63[^:]: %ld kB", name, &v) == 2 &&
+		    !strcmp(name, field)) {
+			kb = v;
 			break;
+		}
 	fclose(f);
 	return kb;
+}
+
+static long page_tables_kb(void)
+{
+	return meminfo_kb("PageTables");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -161,18 +193,23 @@ static void detach(struct object *o, char *p)
 	munmap(p, strcmp(o->method, "mshare") ? o->size : ALIGN_A);
 }
 
-/* Touch every page; volatile, so reads are not optimised away. */
-static void touch(char *mem, size_t size, int write)
+/*
+ * Touch every page: write 1 to its first byte, or read it and count the
+ * pages that do not hold the 1 a populating write left there.
+ */
+static long touch(char *mem, size_t size, int write)
 {
 	volatile char *p = mem;
+	long wrong = 0;
 	size_t i;
 
 	for (i = 0; i < size; i += 4096) {
 		if (write)
 			p[i] = 1;
 		else
-			(void)p[i];
+			wrong += p[i] != 1;
 	}
+	return wrong;
 }
 
 static long minflt(void)
@@ -183,10 +220,24 @@ static long minflt(void)
 	return ru.ru_minflt + ru.ru_majflt;
 }
 
+/*
+ * A forked child's first writes to its stack fault (copy-on-write): make
+ * them before counting, so that the count is the object's alone.
+ */
+static void __attribute__((noinline)) warm_stack(void)
+{
+	volatile char buf[32768];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i += 4096)
+		buf[i] = 0;
+}
+
 /* What a child reports through its pipe. */
 struct child_report {
 	double attach_touch_us;
 	long faults;
+	long wrong;	/* pages without the populated data */
 };
 
 /* PageTables growth of n children that map nothing, all alive at once. */
@@ -236,18 +287,25 @@ static void bench_pt(const char *method, size_t size_mb, int n, int reps)
 	double *ex = calloc(reps, sizeof(double));
 	double *fl = calloc(reps, sizeof(double));
 	pid_t *pids = calloc(n, sizeof(pid_t));
+	long wrong = 0, own;
 	struct object o;
 	int r, i;
 
+	say("%s: one process creates a %zu MiB object and fills it", method,
+	    size_mb);
 	object_make(&o, method, size_mb << 20);
 	{
+		long before = page_tables_kb();
 		char *p = attach(&o);	/* populate once */
 
 		if (p == MAP_FAILED)
 			die("attach");
 		touch(p, o.size, 1);
+		own = page_tables_kb() - before;
 		detach(&o, p);
 	}
+	say("%s: the filled object is mapped through %ld kB of page tables in its creator",
+	    method, own);
 	for (r = 0; r < reps; r++) {
 		int rep[2], go[2];
 		long base, with, idle;
@@ -258,6 +316,8 @@ static void bench_pt(const char *method, size_t size_mb, int n, int reps)
 			die("pipe");
 		idle = idle_children_kb(n);
 		base = page_tables_kb();
+		say("%s: %d processes attach it and read every page ...",
+		    method, n);
 		for (i = 0; i < n; i++) {
 			fflush(stdout);
 			pids[i] = fork();
@@ -267,12 +327,19 @@ static void bench_pt(const char *method, size_t size_mb, int n, int reps)
 				double t;
 
 				close(go[1]);
+				/*
+				 * Warm up first: the child's own first writes
+				 * to its stack and data after fork() fault too.
+				 */
+				memset(&cr, 0, sizeof(cr));
+				warm_stack();
+				t = now_us();
 				f0 = minflt();
 				t = now_us();
 				p = attach(&o);
 				if (p == MAP_FAILED)
 					_exit(2);
-				touch(p, o.size, 0);
+				cr.wrong = touch(p, o.size, 0);
 				cr.attach_touch_us = now_us() - t;
 				cr.faults = minflt() - f0;
 				if (write(rep[1], &cr, sizeof(cr)) < 0)
@@ -290,8 +357,14 @@ static void bench_pt(const char *method, size_t size_mb, int n, int reps)
 				die("child report");
 			sum_at += cr.attach_touch_us;
 			sum_fl += cr.faults;
+			wrong += cr.wrong;
+			if (n >= 20 && (i + 1) % (n / 4) == 0 && i + 1 < n)
+				say("%s:   %d of %d have read it all", method,
+				    i + 1, n);
 		}
 		with = page_tables_kb();
+		say("%s: all %d attached: page tables grew by %ld kB, %ld kB of it beyond what %d idle processes take",
+		    method, n, with - base, with - base - idle, n);
 		t0 = now_us();
 		close(go[1]);		/* all children detach and exit */
 		for (i = 0; i < n; i++)
@@ -305,9 +378,9 @@ static void bench_pt(const char *method, size_t size_mb, int n, int reps)
 		close(rep[1]);
 		close(go[0]);
 	}
-	printf("RESULT pt method=%s size_mb=%zu n=%d reps=%d pt_kb_per_proc=%.2f faults_per_proc=%.1f attach_touch_us=%.0f detach_exit_us=%.0f\n",
+	printf("RESULT pt method=%s size_mb=%zu n=%d reps=%d pt_kb_per_proc=%.2f faults_per_proc=%.1f attach_touch_us=%.0f detach_exit_us=%.0f wrong_pages=%ld creator_pt_kb=%ld\n",
 	       method, size_mb, n, reps, median(pt, reps), median(fl, reps),
-	       median(at, reps), median(ex, reps));
+	       median(at, reps), median(ex, reps), wrong, own);
 	fflush(stdout);
 	object_free(&o);
 	free(pids);
@@ -447,55 +520,72 @@ static void bench_micro(int reps)
 }
 
 /*
- * Attach processes (each touching the whole object) until one fails to,
- * or max: how many sharers the machine's memory allows.  Children that run
- * out of memory are killed by the OOM killer; count the survivors.
+ * Attach processes (each touching the whole object) until MemAvailable
+ * falls below min_avail_mb, one fails, or max: how many sharers the
+ * machine's memory allows.  Stopping at a memory floor, rather than at the
+ * OOM killer, keeps the guest's kernel log clean and the count exact.
  */
-static void bench_limit(const char *method, size_t size_mb, int max)
+static void bench_limit(const char *method, size_t size_mb, int max,
+			long min_avail_mb)
 {
 	pid_t *pids = calloc(max, sizeof(pid_t));
+	long base, pt, avail = 0;
+	int i = 0, started, batch, n = 0, rdy[2];
+	const char *why = "max";
 	struct object o;
-	int i, n = 0, rdy[2], st;
-	long pt = 0;
-	char c;
+	char c, *p;
 
 	object_make(&o, method, size_mb << 20);
+	p = attach(&o);		/* populate once */
+	if (p == MAP_FAILED)
+		die("attach");
+	touch(p, o.size, 1);
+	detach(&o, p);
 	if (pipe(rdy))
 		die("pipe");
-	for (i = 0; i < max; i++) {
-		fflush(stdout);
-		pids[i] = fork();
-		if (pids[i] == 0) {
-			char *p = attach(&o);
-
-			close(rdy[0]);
-			if (p == MAP_FAILED)
-				_exit(2);
-			touch(p, o.size, 0);
-			if (write(rdy[1], "x", 1) < 0)
-				_exit(3);
-			pause();
-			_exit(0);
-		}
-		if (pids[i] < 0)
+	base = page_tables_kb();
+	/* Batches of 20 keep both vCPUs busy between memory checks. */
+	while (n < max && !strcmp(why, "max")) {
+		avail = meminfo_kb("MemAvailable");
+		if (avail < min_avail_mb * 1024) {
+			why = "memory";
 			break;
-		/* A child killed before it reported ends the count. */
-		if (read(rdy[0], &c, 1) != 1 ||
-		    waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+		}
+		batch = max - n < 20 ? max - n : 20;
+		for (started = 0; started < batch; started++) {
+			fflush(stdout);
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				close(rdy[0]);
+				p = attach(&o);
+				c = p != MAP_FAILED && !touch(p, o.size, 0) ?
+				    'x' : 'f';
+				if (write(rdy[1], &c, 1) < 0 || c != 'x')
+					_exit(3);
+				pause();
+				_exit(0);
+			}
+			if (pids[i] < 0) {
+				why = "fork";
+				break;
+			}
 			i++;
-			break;
 		}
-		n++;
-		if (n % 50 == 0)
-			pt = page_tables_kb();
+		while (started-- > 0) {
+			if (read(rdy[0], &c, 1) != 1 || c != 'x')
+				why = "child";
+			else
+				n++;
+		}
 	}
-	pt = page_tables_kb();
+	pt = page_tables_kb() - base;
+	avail = meminfo_kb("MemAvailable");
 	while (i-- > 0) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
 	}
-	printf("RESULT limit method=%s size_mb=%zu max=%d attached=%d page_tables_kb=%ld\n",
-	       method, size_mb, max, n, pt);
+	printf("RESULT limit method=%s size_mb=%zu max=%d attached=%d stopped_by=%s page_tables_kb=%ld mem_available_kb=%ld\n",
+	       method, size_mb, max, n, why, pt, avail);
 	fflush(stdout);
 	object_free(&o);
 	free(pids);
@@ -503,6 +593,9 @@ static void bench_limit(const char *method, size_t size_mb, int max)
 
 int main(int argc, char **argv)
 {
+	const char *env = getenv("MSHARE_BENCH_SAY");
+
+	saying = env && !strcmp(env, "1");
 	if (argc >= 6 && !strcmp(argv[1], "pt"))
 		bench_pt(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	else if (argc >= 5 && !strcmp(argv[1], "touch"))
@@ -511,8 +604,9 @@ int main(int argc, char **argv)
 		bench_replace(atoi(argv[2]), atoi(argv[3]));
 	else if (argc >= 3 && !strcmp(argv[1], "micro"))
 		bench_micro(atoi(argv[2]));
-	else if (argc >= 5 && !strcmp(argv[1], "limit"))
-		bench_limit(argv[2], atol(argv[3]), atoi(argv[4]));
+	else if (argc >= 6 && !strcmp(argv[1], "limit"))
+		bench_limit(argv[2], atol(argv[3]), atoi(argv[4]),
+			    atol(argv[5]));
 	else {
 		fprintf(stderr, "usage: see the comment at the top of %s\n",
 			__FILE__);

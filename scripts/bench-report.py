@@ -2,7 +2,8 @@
 """Turn the RESULT lines of `make bench` runs into docs/benchmarks.md and
 docs/pagetables.png.  Usage: bench-report.py OUT.md PNG RUN-FILE...
 Each RUN-FILE holds one guest run: a first line '# kernel KVER memory M
-command C', then the guest's output."""
+seconds S command C', then the guest's output."""
+import statistics
 import subprocess
 import sys
 
@@ -13,9 +14,10 @@ def parse(path):
         for line in f:
             line = line.strip()
             if line.startswith('# kernel '):
-                parts = line[2:].split(' ', 5)
+                parts = line[2:].split(' ', 7)
                 meta = {'kernel': parts[1], 'memory': parts[3],
-                        'command': parts[5] if len(parts) > 5 else ''}
+                        'seconds': parts[5],
+                        'command': parts[7] if len(parts) > 7 else ''}
             elif line.startswith('RESULT '):
                 words = line.split()
                 row = {'kind': words[1]}
@@ -49,38 +51,118 @@ def pt_table(rows, out):
             r['detach_exit_us'], rel('detach_exit_us')))
 
 
+def table(out, intro, header, lines):
+    """A captioned markdown table: header is a list of column names."""
+    out += ['', intro, '', '| ' + ' | '.join(header) + ' |',
+            '|' + '---|' * len(header)]
+    out += ['| ' + ' | '.join(str(c) for c in line) + ' |' for line in lines]
+
+
+STOPPED = {'memory': 'memory', 'fork': 'fork failure',
+           'child': 'a failed sharer'}
+
+
 def other_tables(rows, out):
     touch = {r['method']: r for r in rows if r['kind'] == 'touch'}
     if touch:
-        out.append('')
-        out.append('First touch of a fresh 64 MiB object by one process (population cost):')
-        out.append('')
-        out.append('| method | µs per page | vs plain |')
-        out.append('|---|---|---|')
-        for m, r in touch.items():
-            out.append('| %s | %s | %s |' % (m, r['us_per_page'],
-                       ratio(r['us_per_page'], touch.get('plain', r)['us_per_page'])))
+        table(out, 'First touch of a fresh 64 MiB object by one process (population cost):',
+              ['method', 'µs per page', 'vs plain'],
+              [(m, r['us_per_page'],
+                ratio(r['us_per_page'], touch.get('plain', r)['us_per_page']))
+               for m, r in touch.items()])
     rep = [r for r in rows if r['kind'] == 'replace']
     if rep:
-        out.append('')
-        out.append('Host-side change (UNMAP + CREATE_MAPPING of a 2 MiB object) with N attached processes: the TLB shootdown price:')
-        out.append('')
-        out.append('| N attachers | µs per change |')
-        out.append('|---|---|')
-        for r in rep:
-            out.append('| %s | %s |' % (r['n'], r['us']))
-    micro = {r.get('module'): r for r in rows if r['kind'] == 'micro'}
-    if 'loaded' in micro and 'unloaded' in micro:
-        a, b = micro['loaded'], micro['unloaded']
-        out.append('')
-        out.append('Unrelated work, module loaded vs not loaded (same boot):')
-        out.append('')
-        out.append('| workload | not loaded | loaded | loaded / not loaded |')
-        out.append('|---|---|---|---|')
-        for k, name in (('anon_fault_us', 'anonymous page fault (µs/page)'),
-                        ('mmap_munmap_us', 'mmap + touch + munmap (µs)'),
-                        ('fork_exit_us', 'fork + exit (µs)')):
-            out.append('| %s | %s | %s | %s |' % (name, b[k], a[k], ratio(a[k], b[k])))
+        table(out, 'Host-side change (UNMAP + CREATE_MAPPING of a 2 MiB object) with N attached processes: the TLB shootdown price:',
+              ['N attachers', 'µs per change'], [(r['n'], r['us']) for r in rep])
+    a, b = micro(rows)
+    if a and b:
+        table(out, 'Unrelated work, module loaded vs not loaded (same boot, alternating; medians of the rounds):',
+              ['workload', 'not loaded', 'loaded', 'loaded / not loaded'],
+              [(name, b[k], a[k], ratio(a[k], b[k])) for k, name in MICRO])
+    lim = [r for r in rows if r['kind'] == 'limit']
+    if lim:
+        table(out, 'Where plain sharing runs out: processes attach a populated 1 GiB object and read all of it, until less than 256 MiB of memory is available (or the cap):',
+              ['method', 'sharers attached', 'stopped by',
+               'page tables of all sharers', 'memory still available'],
+              [(r['method'], r['attached'],
+                STOPPED.get(r['stopped_by'], 'the cap (%s)' % r['max']),
+                '%.1f MiB' % (int(r['page_tables_kb']) / 1024),
+                '%.0f MiB' % (int(r['mem_available_kb']) / 1024))
+               for r in lim])
+
+
+MICRO = (('anon_fault_us', 'anonymous page fault (µs/page)'),
+         ('mmap_munmap_us', 'mmap + touch + munmap (µs)'),
+         ('fork_exit_us', 'fork + exit (µs)'))
+
+
+def micro(rows):
+    """Medians of the micro rounds, loaded and unloaded."""
+    res = []
+    for mod in ('loaded', 'unloaded'):
+        rs = [r for r in rows if r['kind'] == 'micro' and r.get('module') == mod]
+        if not rs:
+            res.append(None)
+            continue
+        res.append({k: '%.3g' % statistics.median(float(r[k]) for r in rs)
+                    for k, _ in MICRO})
+    return res
+
+
+def pt_row(rows, method, size, n):
+    for r in rows:
+        if r['kind'] == 'pt' and r['method'] == method and \
+                r['size_mb'] == str(size) and r['n'] == str(n):
+            return r
+    return None
+
+
+def headline(meta, rows, out):
+    """The figures against the targets of the benchmark issue."""
+    out.append('### Headline (%s)' % meta.get('kernel', '?'))
+    out.append('')
+    out.append('| target | measured |')
+    out.append('|---|---|')
+    ns = sorted({int(r['n']) for r in rows if r['kind'] == 'pt'})
+    for size in (64, 1024):
+        for n in reversed(ns):
+            m, p = pt_row(rows, 'mshare', size, n), pt_row(rows, 'plain', size, n)
+            if m and p:
+                pct = 100 * float(m['pt_kb_per_proc']) / float(p['pt_kb_per_proc'])
+                out.append('| region page tables per attacher ≤ 0.1%% of plain | %s MiB, N=%d: %s kB vs %s kB = %.3g%% |' % (
+                    size, n, m['pt_kb_per_proc'], p['pt_kb_per_proc'], pct))
+                break
+    for size in (64, 1024):
+        for n in reversed(ns):
+            m, p = pt_row(rows, 'mshare', size, n), pt_row(rows, 'plain', size, n)
+            if m and p:
+                out.append('| ≤ 1 fault per attacher of a populated object | %s MiB, N=%d: %s (plain: %s) |' % (
+                    size, n, m['faults_per_proc'], p['faults_per_proc']))
+                break
+    for n in ns:
+        m, p = pt_row(rows, 'mshare', 1024, n), pt_row(rows, 'plain', 1024, n)
+        if m and p:
+            out.append('| attach+touch of 1 GiB ≥ 100× faster than plain | N=%d: %.3g× faster (%s µs vs %s µs) |' % (
+                n, float(p['attach_touch_us']) / float(m['attach_touch_us']),
+                m['attach_touch_us'], p['attach_touch_us']))
+            break
+    touch = {r['method']: r for r in rows if r['kind'] == 'touch'}
+    if 'plain' in touch and 'mshare' in touch:
+        out.append('| first touch ≤ 1.2× plain | %s |' % ratio(
+            touch['mshare']['us_per_page'], touch['plain']['us_per_page']))
+    a, b = micro(rows)
+    if a and b:
+        out.append('| module loaded: ≤ 1%% overhead on unrelated work | %s |' % ', '.join(
+            '%s %s' % (name.split(' (')[0], ratio(a[k], b[k])) for k, name in MICRO))
+    lim = {r['method']: r for r in rows if r['kind'] == 'limit'}
+    if 'plain' in lim and 'mshare' in lim:
+        out.append('| sharers of 1 GiB the VM allows | plain: %s (stopped by %s), mshare: %s (stopped by %s) |' % (
+            lim['plain']['attached'], lim['plain']['stopped_by'],
+            lim['mshare']['attached'], lim['mshare']['stopped_by']))
+    wrong = sum(int(r.get('wrong_pages', 0)) for r in rows if r['kind'] == 'pt')
+    out.append('| every sharer reads the populated data | %s |' % (
+        'yes: 0 wrong pages' if wrong == 0 else 'NO: %d wrong pages' % wrong))
+    out.append('')
 
 
 def chart(runs, png):
@@ -131,16 +213,12 @@ def main():
     for meta, rows in runs:
         out.append('## Kernel %s' % meta.get('kernel', '?'))
         out.append('')
-        out.append('Guest: %s of memory, 2 vCPUs. Command: `%s`.' % (
-            meta.get('memory', '?'), meta.get('command', '')))
+        out.append('Guest: %s of memory, 2 vCPUs; the guest run took %s s. Command: `%s`.' % (
+            meta.get('memory', '?'), meta.get('seconds', '?'), meta.get('command', '')))
         out.append('')
+        headline(meta, rows, out)
         pt_table(rows, out)
         other_tables(rows, out)
-        lim = [r for r in rows if r['kind'] == 'limit']
-        for r in lim:
-            out.append('')
-            out.append('Attachers of a %s MiB object (%s): %s of %s started, page tables %s kB.' % (
-                r['size_mb'], r['method'], r['attached'], r['max'], r['page_tables_kb']))
         out.append('')
     with open(out_md, 'w') as f:
         f.write('\n'.join(out) + '\n')

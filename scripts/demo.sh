@@ -14,7 +14,7 @@ if ! { "$top/scripts/dkms-install.sh" "$kver" &&
 	cat "$build/demo-build.log"
 	die "build failed"
 fi
-echo "demo: booting $kver under QEMU (software emulation, ~10 s) ..."
+echo "demo: booting $kver under QEMU (software emulation: about a minute in all) ..."
 # The guest's narration arrives on its second serial port: show it as it
 # comes, without the TAP bookkeeping lines and the final kernel log dump.
 out=$build/runs/demo
