@@ -34,6 +34,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 
 #include "mshare.h"
 
@@ -160,16 +161,18 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 }
 
 /*
- * Cut the slots that meet [start, end): clear their entries, and flush, or
- * only park them (see the top of the file).  A parked slot stays in
- * att->linked, so a later clear finds it.  Parking needs no flush: a CPU
- * that still walks the host's table through a stale cached entry sees
- * what a linked slot shows, and every host change clears and flushes.
+ * Cut the slots that meet [start, end): clear their entries, or only park
+ * them (see the top of the file).  A parked slot stays in att->linked, so
+ * a later clear finds it.  Parking needs no flush: a CPU that still walks
+ * the host's table through a stale cached entry sees what a linked slot
+ * shows, and every host change clears and flushes.  Called with
+ * mm->page_table_lock held; returns whether an entry was cleared, which
+ * the caller must flush once the lock is dropped.
  */
-static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
-			      unsigned long end, bool park)
+static bool mshare_attach_cut_locked(struct mshare_attach *att,
+				     unsigned long start, unsigned long end,
+				     bool park)
 {
-	struct mm_struct *mm = att->mm;
 	unsigned long first, last, slot;
 	bool cut = false;
 	p4d_t *p4d;
@@ -177,24 +180,33 @@ static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
 	start = max(start, att->start);
 	end = min(end, att->end);
 	if (start >= end)
-		return;
+		return false;
 	first = (start - att->start) / MSHARE_ALIGN;
 	last = (end - 1 - att->start) / MSHARE_ALIGN;
 
-	spin_lock(&mm->page_table_lock);
 	for_each_set_bit_from(first, att->linked, last + 1) {
 		slot = first;
 		p4d = mshare_attach_p4d(att, slot);
 		if (park) {
 			if (!mshare_p4d_parked(*p4d))
-				mshare_attach_set(att, p4d,
-						  mshare_empty_pfn);
+				mshare_attach_set(att, p4d, mshare_empty_pfn);
 			continue;
 		}
 		p4d_clear(p4d);
 		__clear_bit(slot, att->linked);
 		cut = true;
 	}
+	return cut;
+}
+
+static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
+			      unsigned long end, bool park)
+{
+	struct mm_struct *mm = att->mm;
+	bool cut;
+
+	spin_lock(&mm->page_table_lock);
+	cut = mshare_attach_cut_locked(att, start, end, park);
 	spin_unlock(&mm->page_table_lock);
 	if (cut)
 		mshare_flush_mm(mm);
@@ -203,7 +215,7 @@ static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
 /*
  * Clear the links of the slots that meet [start, end), and flush.  Only
  * with the mmap lock held for writing, or with nobody left to walk the
- * attachment (the VMA unreachable, or the mm exiting).
+ * attachment (the VMA unreachable).
  */
 void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 			  unsigned long end)
@@ -245,24 +257,58 @@ mshare_attach_invalidate_end(struct mmu_notifier *mn,
 			     const struct mmu_notifier_range *range)
 {
 	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+	bool idle;
 
 	if (!mshare_range_meets(att, range))
 		return;
+	/*
+	 * When one subscriber fails a non-blocking start (the OOM reaper),
+	 * the core calls every subscriber's end, ours too, even when our
+	 * start was never called: do not count below zero.
+	 */
 	spin_lock(&att->mm->page_table_lock);
-	att->invalidating--;
+	if (att->invalidating > 0)
+		att->invalidating--;
+	idle = !att->invalidating;
 	spin_unlock(&att->mm->page_table_lock);
+	if (idle) {
+		/* Pairs with the wait in mshare_attach_release(). */
+		smp_mb();
+		wake_up_var(&att->invalidating);
+	}
 }
 
-/* The process exits: cut everything before exit_mmap() walks its tables. */
+/*
+ * The process exits (or the attachment is being freed): cut everything
+ * before exit_mmap() walks its tables, and forbid links for good.
+ *
+ * exit_mmap() calls this with no mmap lock held, while the OOM reaper or
+ * process_mrelease() may be zapping the attachment under the read lock,
+ * through a slot it parked: clearing that slot under the reaper's feet is
+ * the very race parking exists for.  So wait until no invalidation is in
+ * flight, then forbid new ones from touching the entries and clear them
+ * in the same page_table_lock section: a reaper that starts later finds
+ * nothing linked, and walks past empty entries.
+ */
 static void mshare_attach_release(struct mmu_notifier *mn,
 				  struct mm_struct *mm)
 {
 	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
+	bool cut;
 
-	spin_lock(&mm->page_table_lock);
+	for (;;) {
+		spin_lock(&mm->page_table_lock);
+		if (!att->invalidating)
+			break;
+		spin_unlock(&mm->page_table_lock);
+		wait_var_event(&att->invalidating,
+			       !READ_ONCE(att->invalidating));
+	}
 	att->invalidating++;	/* for good: the mm is going away */
+	cut = mshare_attach_cut_locked(att, att->start, att->end, false);
 	spin_unlock(&mm->page_table_lock);
-	mshare_attach_unlink(att, att->start, att->end);
+	if (cut)
+		mshare_flush_mm(mm);
 }
 
 static const struct mmu_notifier_ops mshare_attach_mn_ops = {
@@ -447,8 +493,11 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 		return PTR_ERR(att);
 
 	/*
-	 * DONTEXPAND: no growth, no mlock.  DONTDUMP: a core dump must not
-	 * drag the whole region along.  NOHUGEPAGE: khugepaged stays out.
+	 * DONTEXPAND: no growth, no mlock; being VM_SPECIAL it also keeps
+	 * userfaultfd (6.12's write-protect on any memory included) and
+	 * device migration out, which would allocate tables under a parked
+	 * entry.  DONTDUMP: a core dump must not drag the whole region
+	 * along.  NOHUGEPAGE: khugepaged stays out.
 	 */
 	mshare_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_NOHUGEPAGE);
 	vma->vm_ops = &mshare_vm_ops;
