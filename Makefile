@@ -56,10 +56,12 @@ uninstall:
 setup:
 	scripts/setup.sh
 
-# Every static test links the shared TAP helpers in tests/tap.c.
-build/tests/%: tests/%.c tests/tap.c tests/tap.h include/uapi/linux/msharefs.h
+# Every static test links the shared TAP helpers in tests/tap.c and the
+# small helpers in tests/util.c.
+build/tests/%: tests/%.c tests/tap.c tests/tap.h tests/util.c tests/util.h \
+		include/uapi/linux/msharefs.h
 	@mkdir -p build/tests
-	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c
+	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c tests/util.c
 
 build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
 	@mkdir -p build/tests

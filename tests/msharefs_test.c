@@ -36,6 +36,7 @@
 #include <linux/msharefs.h>
 
 #include "tap.h"
+#include "util.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE	(1 << 0)
@@ -177,34 +178,6 @@ static int touch_region(const char *path)
 		return -1;
 	close(fd);
 	return 0;
-}
-
-/* Read a whole (small) file into buf, NUL-terminated.  Length or -1. */
-static ssize_t read_file(const char *path, char *buf, size_t bufsize)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	while (len < bufsize - 1) {
-		n = read(fd, buf + len, bufsize - 1 - len);
-		if (n < 0) {
-			int err = errno;
-
-			close(fd);
-			errno = err;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return len;
 }
 
 /* Does <mnt>/mshare_info hold exactly INFO_CONTENT?  Diagnoses if not. */

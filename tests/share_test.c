@@ -58,6 +58,7 @@
 #include <linux/msharefs.h>
 
 #include "tap.h"
+#include "util.h"
 
 #define PAGE_SZ		4096ULL
 #define KIB		1024ULL
@@ -430,34 +431,6 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return 0;
-}
-
-/* Read a whole (small) file into buf, NUL-terminated.  Length or -1. */
-static ssize_t read_file(const char *path, char *buf, size_t bufsize)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	while (len < bufsize - 1) {
-		n = read(fd, buf + len, bufsize - 1 - len);
-		if (n < 0) {
-			int err = errno;
-
-			close(fd);
-			errno = err;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
 }
 
 static int write_str(const char *path, const char *s)

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * util: small helpers the static test programs share.
+ */
+#ifndef MSHARE_TESTS_UTIL_H
+#define MSHARE_TESTS_UTIL_H
+
+#include <sys/types.h>
+
+/*
+ * Read a whole (small) file into buf, NUL-terminated, at most bufsize - 1
+ * bytes.  Returns the length, or -1 with errno set.
+ */
+ssize_t read_file(const char *path, char *buf, size_t bufsize);
+
+#endif /* MSHARE_TESTS_UTIL_H */
