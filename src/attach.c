@@ -199,19 +199,6 @@ static bool mshare_attach_cut_locked(struct mshare_attach *att,
 	return cut;
 }
 
-static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
-			      unsigned long end, bool park)
-{
-	struct mm_struct *mm = att->mm;
-	bool cut;
-
-	spin_lock(&mm->page_table_lock);
-	cut = mshare_attach_cut_locked(att, start, end, park);
-	spin_unlock(&mm->page_table_lock);
-	if (cut)
-		mshare_flush_mm(mm);
-}
-
 /*
  * Clear the links of the slots that meet [start, end), and flush.  Only
  * with the mmap lock held for writing, or with nobody left to walk the
@@ -220,7 +207,14 @@ static void mshare_attach_cut(struct mshare_attach *att, unsigned long start,
 void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 			  unsigned long end)
 {
-	mshare_attach_cut(att, start, end, false);
+	struct mm_struct *mm = att->mm;
+	bool cut;
+
+	spin_lock(&mm->page_table_lock);
+	cut = mshare_attach_cut_locked(att, start, end, false);
+	spin_unlock(&mm->page_table_lock);
+	if (cut)
+		mshare_flush_mm(mm);
 }
 
 static bool mshare_range_meets(struct mshare_attach *att,
@@ -234,13 +228,11 @@ mshare_attach_invalidate_start(struct mmu_notifier *mn,
 			       const struct mmu_notifier_range *range)
 {
 	struct mshare_attach *att = container_of(mn, struct mshare_attach, mn);
-	bool park;
+	struct mm_struct *mm = att->mm;
+	bool park, cut;
 
 	if (!mshare_range_meets(att, range))
 		return 0;
-	spin_lock(&att->mm->page_table_lock);
-	att->invalidating++;
-	spin_unlock(&att->mm->page_table_lock);
 	/*
 	 * Blockable UNMAP events are munmap's and mremap's zaps, followed by
 	 * free_pgtables().  Every other zap may run under the read lock:
@@ -248,7 +240,12 @@ mshare_attach_invalidate_start(struct mmu_notifier *mn,
 	 */
 	park = range->event != MMU_NOTIFY_UNMAP ||
 	       !mmu_notifier_range_blockable(range);
-	mshare_attach_cut(att, range->start, range->end, park);
+	spin_lock(&mm->page_table_lock);
+	att->invalidating++;
+	cut = mshare_attach_cut_locked(att, range->start, range->end, park);
+	spin_unlock(&mm->page_table_lock);
+	if (cut)
+		mshare_flush_mm(mm);
 	return 0;
 }
 
@@ -378,8 +375,10 @@ static void mshare_attach_free(struct mshare_attach *att)
 		spin_unlock(&mshare_ro_lock);
 	}
 
-	/* Normally already cut by the notifier before the zap. */
-	mshare_attach_unlink(att, att->start, att->end);
+	/*
+	 * No unlink here: unregistering calls release, which clears what the
+	 * notifier left, unless exit_mmap() already called it.
+	 */
 	mmu_notifier_unregister(&att->mn, att->mm);
 	bitmap_free(att->linked);
 	kfree_rcu(att, rcu);	/* GUP-fast checks may still look at it */
