@@ -28,6 +28,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/file.h>
 #include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -86,8 +87,12 @@ static p4d_t *mshare_attach_p4d(struct mshare_attach *att, unsigned long slot)
 
 /*
  * A fresh table entry rather than the host's, copied: under PTI the kernel
- * half of a top-level entry carries NX.  Read-only attachers get an entry
- * without RW, which the MMU honours for every access below it.
+ * half of a top-level entry carries NX.  The entry then gets the
+ * attacher's own restrictions, which the MMU applies to every access below
+ * it, whatever the shared lower levels allow: no RW for a read-only
+ * attacher, NX for one that did not map the region PROT_EXEC (otherwise a
+ * PROT_READ|PROT_WRITE attachment would run code of a PROT_EXEC object
+ * once a read fault had linked the slot).
  */
 static void mshare_attach_set(struct mshare_attach *att, p4d_t *p4d,
 			      unsigned long pfn)
@@ -96,6 +101,8 @@ static void mshare_attach_set(struct mshare_attach *att, p4d_t *p4d,
 
 	if (att->readonly)
 		prot &= ~_PAGE_RW;
+	if (att->noexec)
+		prot |= _PAGE_NX & __supported_pte_mask;
 	set_p4d(p4d, __p4d(prot | (pfn << PAGE_SHIFT)));
 }
 
@@ -335,6 +342,7 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	att->start = vma->vm_start;
 	att->end = vma->vm_end;
 	att->readonly = !(vma->vm_flags & VM_WRITE);
+	att->noexec = !(vma->vm_flags & VM_EXEC);
 	att->mn.ops = &mshare_attach_mn_ops;
 
 	/* Registration pins the mm_struct (mm_count) until unregistration. */
@@ -385,23 +393,66 @@ static void mshare_attach_free(struct mshare_attach *att)
 	mshare_region_put(region);
 }
 
-/* fork: the child gets an attachment of its own, linked on its own faults. */
+/*
+ * fork: the child gets an attachment of its own, linked on its own faults.
+ * Registering its notifier takes mm_take_all_locks(), which fails with
+ * -EINTR whenever a signal is pending (a server forking under SIGCHLD or
+ * an interval timer), and open cannot fail.  So a failure here is not
+ * final: the mapping is left without an attachment, and its first fault
+ * makes one (mshare_attach_late()).  Until then it has no links, so there
+ * is nothing a notifier would have to cut.
+ */
 static void mshare_vm_open(struct vm_area_struct *vma)
 {
-	struct mshare_attach *parent = vma->vm_private_data;
 	struct mshare_attach *att;
 
+	/* The copy still points at the parent's attachment. */
 	vma->vm_private_data = NULL;
-	if (!parent)
-		return;
-	att = mshare_attach_new(parent->region, vma);
-	if (IS_ERR(att)) {
-		/* open cannot fail; faults in this mapping get SIGBUS. */
-		pr_warn_ratelimited("cannot attach a forked mapping: %ld\n",
-				    PTR_ERR(att));
-		return;
+	att = mshare_attach_new(mshare_inode_region(file_inode(vma->vm_file)),
+				vma);
+	if (!IS_ERR(att))
+		vma->vm_private_data = att;
+}
+
+/*
+ * A fault in a mapping that has no attachment yet (see mshare_vm_open()):
+ * make it now.  Registration needs the mmap lock for writing, so drop the
+ * read lock the fault holds, take the write lock, find the VMA again and
+ * retry the fault.  A pending signal fails the registration again; the
+ * fault is then retried after the signal is handled.  Callers that cannot
+ * retry (GUP without a "locked" argument) get SIGBUS, i.e. EFAULT.
+ */
+vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
+			      unsigned long address, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct file *file = vma->vm_file;
+	struct mshare_attach *att;
+	vm_fault_t ret = VM_FAULT_RETRY;
+
+	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
+	    (flags & FAULT_FLAG_RETRY_NOWAIT))
+		return VM_FAULT_SIGBUS;
+
+	/* Keeps the region (the inode) and the module alive meanwhile. */
+	get_file(file);
+	mmap_read_unlock(mm);
+	if (mmap_write_lock_killable(mm))
+		goto out;
+	vma = vma_lookup(mm, address);
+	if (vma && vma->vm_file == file && vma->vm_ops == &mshare_vm_ops &&
+	    !vma->vm_private_data) {
+		att = mshare_attach_new(mshare_inode_region(file_inode(file)),
+					vma);
+		if (!IS_ERR(att))
+			vma->vm_private_data = att;
+		else if (PTR_ERR(att) == -ENOMEM)
+			ret = VM_FAULT_OOM;
 	}
-	vma->vm_private_data = att;
+	mmap_write_unlock(mm);
+out:
+	fput(file);
+	return ret;
 }
 
 static void mshare_vm_close(struct vm_area_struct *vma)
@@ -486,9 +537,25 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 	    !IS_ALIGNED(vma->vm_start, MSHARE_ALIGN) ||
 	    !(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/*
+	 * Only a real process attaches, to its own mm.  The one kernel thread
+	 * that maps files is the placement worker, into a host mm: a region
+	 * file that reached CREATE_MAPPING by another path than its own
+	 * f_op (an overlayfs file hands the real file to mmap) would nest one
+	 * region's tables in another's, with the outer region's rights, and a
+	 * region placed in itself would pin itself forever.
+	 */
+	if ((current->flags & PF_KTHREAD) || vma->vm_mm != current->mm) {
+		pr_info_ratelimited("a region cannot be placed in a region\n");
+		return -EINVAL;
+	}
 
+	/*
+	 * -EINTR (a signal during mm_take_all_locks()) is not a reason to
+	 * fail mmap: the first fault attaches instead.
+	 */
 	att = mshare_attach_new(region, vma);
-	if (IS_ERR(att))
+	if (IS_ERR(att) && PTR_ERR(att) != -EINTR)
 		return PTR_ERR(att);
 
 	/*
@@ -500,7 +567,7 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 	 */
 	mshare_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_NOHUGEPAGE);
 	vma->vm_ops = &mshare_vm_ops;
-	vma->vm_private_data = att;
+	vma->vm_private_data = IS_ERR(att) ? NULL : att;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 
 #include "mshare.h"
@@ -47,10 +48,21 @@ static vm_fault_t mshare_fault_wait(struct vm_area_struct *vma,
 	if (flags & FAULT_FLAG_RETRY_NOWAIT)
 		return why == -EBUSY ? VM_FAULT_RETRY : VM_FAULT_NOPAGE;
 
+	/*
+	 * Once the mmap lock is dropped, the VMA and with it the file that
+	 * pins the module may go: hold the region and the module while
+	 * sleeping here.  A sleeping task is quiescent for RCU-tasks, so
+	 * ftrace's unregistration at unload would not wait for it.  After
+	 * module_put() only the return is left, which is not a voluntary
+	 * sleep, and ftrace's synchronize_rcu_tasks() at unload waits for it.
+	 */
+	__module_get(THIS_MODULE);
 	mshare_region_get(region);
 	mmap_read_unlock(vma->vm_mm);	/* vma may be gone from here on */
-	wait_event(region->mutation_done, !READ_ONCE(region->mutating));
+	wait_event_killable(region->mutation_done,
+			    !READ_ONCE(region->mutating));
 	mshare_region_put(region);
+	module_put(THIS_MODULE);
 	return VM_FAULT_RETRY;
 }
 
@@ -88,10 +100,10 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	/* 6.12: retry under the mmap lock, where the host lock nests. */
 	if (mshare_fault_drop_vma_lock(vma, flags))
 		return VM_FAULT_RETRY;
-	if (!att)
-		return VM_FAULT_SIGBUS;
 	if (!mshare_access_ok(vma, flags))
 		return VM_FAULT_SIGSEGV;
+	if (!att)
+		return mshare_attach_late(vma, address, flags);
 
 	region = att->region;
 	host = region->host;

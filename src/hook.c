@@ -55,8 +55,15 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 
 static struct ftrace_ops mshare_hook_ops = {
 	.func	= mshare_hook,
+	/*
+	 * PERMANENT: "sysctl kernel.ftrace_enabled=0" would otherwise switch
+	 * the fault redirect and the read-only GUP-fast check off, and faults
+	 * in attachments would build tables inside host tables.  With it, the
+	 * sysctl fails (EBUSY) while the module is loaded, and loading fails
+	 * while ftrace is disabled.
+	 */
 	.flags	= FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
-		  FTRACE_OPS_FL_RECURSION,
+		  FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT,
 };
 
 int mshare_hook_init(void)
@@ -79,7 +86,7 @@ int mshare_hook_init(void)
 		err = register_ftrace_function(&mshare_hook_ops);
 	if (err) {
 		ftrace_free_filter(&mshare_hook_ops);
-		pr_err("cannot install the ftrace hook: %d (livepatch or another IPMODIFY user on handle_mm_fault?)\n",
+		pr_err("cannot install the ftrace hook: %d (kernel.ftrace_enabled=0, or livepatch or another IPMODIFY user on handle_mm_fault?)\n",
 		       err);
 	}
 	return err;

@@ -40,6 +40,34 @@ struct mshare_host_op {
 	unsigned long		result;
 };
 
+/*
+ * Raw-PFN mappings (VM_PFNMAP, VM_IO, VM_MIXEDMAP: device memory, /dev/mem,
+ * PCI resource files) have no struct page behind some entries: generic
+ * walkers and GUP in an attacher, which see an ordinary VMA, would take
+ * them for normal pages ("Bad page map").  The char-device and DAX checks
+ * in mshare_host_create_mapping() refuse most of them before anything is
+ * replaced; this catches the rest (a regular file whose mmap installs
+ * PFNs), after the fact.  Runs in the worker, in the host mm.
+ */
+static bool mshare_host_raw(struct mshare_host_op *op)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	bool raw = false;
+
+	mmap_read_lock(mm);
+	for (vma = vma_lookup(mm, op->addr); vma && vma->vm_start <
+	     op->addr + op->len; vma = find_vma(mm, vma->vm_end))
+		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP))
+			raw = true;
+	mmap_read_unlock(mm);
+	if (raw) {
+		vm_munmap(op->addr, op->len);
+		pr_info_ratelimited("refusing a raw-PFN object (VM_PFNMAP/VM_IO/VM_MIXEDMAP): pages without struct page cannot be shared\n");
+	}
+	return raw;
+}
+
 static void mshare_host_op_run(struct kthread_work *work)
 {
 	struct mshare_host_op *op = container_of(work, struct mshare_host_op,
@@ -48,11 +76,14 @@ static void mshare_host_op_run(struct kthread_work *work)
 
 	kthread_use_mm(op->host);
 	old = override_creds(op->cred);
-	if (op->unmap)
+	if (op->unmap) {
 		op->result = vm_munmap(op->addr, op->len);
-	else
+	} else {
 		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
 				     op->flags, op->offset);
+		if (!IS_ERR_VALUE(op->result) && mshare_host_raw(op))
+			op->result = -ENODEV;
+	}
 	revert_creds(old);
 	kthread_unuse_mm(op->host);
 	/*
@@ -230,6 +261,23 @@ static bool mshare_range_ok(struct mshare_region *region, u64 offset, u64 len)
 	       offset < size && len <= size - offset;
 }
 
+/*
+ * Objects whose pages are not ordinary struct pages: character devices
+ * (device memory, /dev/mem, DRM, fbdev) and DAX files.  Refused before the
+ * mapping, so that nothing already placed is replaced by a failed call.
+ */
+static int mshare_host_object_ok(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (S_ISCHR(inode->i_mode) || IS_DAX(inode)) {
+		pr_info_ratelimited("refusing a %s object: only memory with struct pages can be shared\n",
+				    S_ISCHR(inode->i_mode) ? "character-device" : "DAX");
+		return -ENODEV;
+	}
+	return 0;
+}
+
 #define MSHARE_CREATE_FLAGS	(MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS | \
 				 MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED | \
 				 MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
@@ -272,10 +320,28 @@ long mshare_host_create_mapping(struct mshare_region *region,
 		if (!file)
 			return -EBADF;
 		if (file->f_op == &mshare_region_fops) {
-			/* Regions never nest. */
+			/* Regions never nest (attach.c refuses other paths). */
 			fput(file);
 			return -EINVAL;
 		}
+		err = mshare_host_object_ok(file);
+		if (err) {
+			fput(file);
+			return err;
+		}
+	}
+	if (file && is_file_hugepages(file) &&
+	    huge_page_size(hstate_file(file)) > PMD_SIZE) {
+		/*
+		 * A PUD-level leaf in the host would sit right below an
+		 * attacher's P4D entry, where walkers that look at the
+		 * attacher VMA (not hugetlb) take it for a huge PUD and
+		 * split, i.e. clear, it.
+		 */
+		pr_info_ratelimited("refusing a hugetlb object with pages larger than %lu KiB\n",
+				    PMD_SIZE >> 10);
+		fput(file);
+		return -EINVAL;
 	}
 
 	op.file = file;

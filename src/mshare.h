@@ -67,6 +67,7 @@ struct mshare_attach {
 	struct mm_struct	*mm;
 	unsigned long		start, end;	/* the VMA, whole slots */
 	bool			readonly;
+	bool			noexec;		/* no VM_EXEC: links carry NX */
 	struct mmu_notifier	mn;
 	struct list_head	ro_node;	/* in the read-only list */
 	struct rcu_head		rcu;
@@ -113,6 +114,8 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 			  unsigned long end);
 bool mshare_attach_linked(struct mshare_attach *att, unsigned long slot);
+vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
+			      unsigned long address, unsigned int flags);
 int mshare_attach_init(void);
 void mshare_attach_exit(void);
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);

@@ -162,6 +162,14 @@ static long mshare_region_ioctl(struct file *file, unsigned int cmd,
 	struct mshare_create create;
 	struct mshare_unmap unmap;
 
+	/*
+	 * Both commands change what every attacher sees: they need a fd open
+	 * for writing, as ftruncate() does (invariant 5).
+	 */
+	if ((cmd == MSHAREFS_CREATE_MAPPING || cmd == MSHAREFS_UNMAP) &&
+	    !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+
 	switch (cmd) {
 	case MSHAREFS_CREATE_MAPPING:
 		if (copy_from_user(&create, argp, sizeof(create)))
