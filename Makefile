@@ -19,7 +19,8 @@ PREFIX	?= /usr
 # Test programs: static ones run anywhere in the busybox guest; those that
 # need libkmod are dynamic and get their libraries copied into the guest.
 TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
-STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test
+STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test \
+		   security_test
 KMOD_TESTS	:= kmod_cycle
 TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS)) \
 		   build/tests/mshare_bench
@@ -56,12 +57,13 @@ uninstall:
 setup:
 	scripts/setup.sh
 
-# Every static test links the shared TAP helpers in tests/tap.c and the
-# small helpers in tests/util.c.
+# Every static test links the shared TAP helpers in tests/tap.c, the
+# small helpers in tests/util.c and the region helpers in tests/region.c.
 build/tests/%: tests/%.c tests/tap.c tests/tap.h tests/util.c tests/util.h \
-		include/uapi/linux/msharefs.h
+		tests/region.c tests/region.h include/uapi/linux/msharefs.h
 	@mkdir -p build/tests
-	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c tests/util.c
+	$(CC) $(TEST_CFLAGS) -static -pthread -o $@ $< tests/tap.c tests/util.c \
+		tests/region.c
 
 build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
 	@mkdir -p build/tests

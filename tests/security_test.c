@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * security_test: the attacks of the security review (issue 8), one check
+ * or a few per item, run as the user who would mount them: an
+ * unprivileged user (uid 65534) where the attack is unprivileged.
+ *
+ * Usage: security_test [DIR]		DIR defaults to /sys/fs/mshare
+ *
+ * Runs as root (it sets up regions owned by root, loads overlayfs, writes
+ * sysctls).  Output is TAP; the exit status is 0 if every check passed.
+ *
+ *   1. a read-only opener cannot change a region (CREATE, UNMAP, size)
+ *   2. a region reached through overlayfs cannot be placed in a region,
+ *      neither in another one (the reader would write it) nor in itself
+ *   3. an attacher without PROT_EXEC cannot execute a PROT_EXEC object
+ *   4. children forked under a 300 us interval timer can use the region
+ *   5. kernel.ftrace_enabled=0 cannot switch the fault redirect off
+ *   6. raw-PFN objects (/dev/mem, /dev/zero) and 1 GiB hugetlb objects
+ *      are refused, and nothing placed before is lost
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/msharefs.h>
+
+#include "region.h"
+#include "tap.h"
+#include "util.h"
+
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB	(30 << 26)
+#endif
+
+#define A		REGION_ALIGN
+#define OBJ		(2UL << 20)
+#define RW		(PROT_READ | PROT_WRITE)
+#define NFORK		200
+
+static const char *mnt = "/sys/fs/mshare";
+static char dir[PATH_MAX];		/* <mnt>/sec_<pid>, mode 01777 */
+
+static void group(const char *title)
+{
+	diag("---- %s", title);
+}
+
+/* A root-owned region of one slot, mode, with a tagged object at 0. */
+static int tagged_region(const char *name, mode_t mode, char *path)
+{
+	char *p;
+	int fd;
+
+	fd = region_make(dir, name, mode, A, path);
+	if (fd < 0)
+		return -1;
+	if (region_place_anon(fd, 0, OBJ)) {
+		diag("setup: placing the object failed: %s", errname(errno));
+		goto fail;
+	}
+	p = region_attach(fd, A, RW);
+	if (!p) {
+		diag("setup: attaching failed: %s", errname(errno));
+		goto fail;
+	}
+	strcpy(p, "OWNER-DATA");
+	munmap(p, A);
+	return fd;
+fail:
+	close(fd);
+	unlink(path);
+	return -1;
+}
+
+/* Does the region at fd still hold the owner's tag? */
+static int tag_intact(int fd)
+{
+	char *p = region_attach(fd, A, PROT_READ);
+	int ok;
+
+	if (!p) {
+		diag("attaching to verify failed: %s", errname(errno));
+		return 0;
+	}
+	ok = !strcmp(p, "OWNER-DATA");
+	if (!ok)
+		diag("the region now holds '%.20s'", p);
+	munmap(p, A);
+	return ok;
+}
+
+/* ------------------------------------------------ 1. read-only opener */
+
+enum ro_op { RO_CREATE, RO_UNMAP, RO_FTRUNCATE, RO_FALLOCATE, RO_MMAP_W,
+	     RO_OPEN_W, RO_CHMOD, RO_UNLINK };
+
+struct ro_arg {
+	const char *path;
+	enum ro_op op;
+};
+
+/* Child: returns the errno the operation failed with, 0 if it worked. */
+static int ro_child(void *varg)
+{
+	struct ro_arg *a = varg;
+	int fd, r = 0;
+
+	fd = open(a->path, O_RDONLY);
+	if (fd < 0)
+		return 100;
+	switch (a->op) {
+	case RO_CREATE:
+		r = region_place_anon(fd, 0, OBJ);
+		break;
+	case RO_UNMAP:
+		r = region_unmap(fd, 0, OBJ);
+		break;
+	case RO_FTRUNCATE:
+		r = ftruncate(fd, 2 * A);
+		break;
+	case RO_FALLOCATE:
+		r = fallocate(fd, 0, 0, 2 * A);
+		break;
+	case RO_MMAP_W:
+		r = region_attach(fd, A, RW) ? 0 : -1;
+		break;
+	case RO_OPEN_W:
+		r = open(a->path, O_RDWR);
+		r = r < 0 ? -1 : 0;
+		break;
+	case RO_CHMOD:
+		r = fchmod(fd, 0666);
+		break;
+	case RO_UNLINK:
+		r = unlink(a->path);
+		break;
+	}
+	return r ? errno : 0;
+}
+
+static void ro_expect(const char *path, enum ro_op op, int want, int want2,
+		      const char *what)
+{
+	struct ro_arg a = { path, op };
+	int st = run_as(NOBODY, ro_child, &a);
+	int err = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+
+	if (!check(err == want || (want2 && err == want2),
+		   "read-only opener: %s fails with %s", what, errname(want)))
+		diag("got %s (%s)", err ? errname(err) : "success",
+		     wait_str(st));
+}
+
+static void test_readonly(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	group("1. a read-only opener (uid 65534, region 0644) cannot change it");
+	fd = tagged_region("ro", 0644, path);
+	if (!check(fd >= 0, "read-only opener: set-up"))
+		return;
+	ro_expect(path, RO_UNMAP, EBADF, 0, "MSHAREFS_UNMAP");
+	ro_expect(path, RO_CREATE, EBADF, 0, "MSHAREFS_CREATE_MAPPING");
+	ro_expect(path, RO_FTRUNCATE, EINVAL, EBADF, "ftruncate");
+	ro_expect(path, RO_FALLOCATE, EBADF, 0, "fallocate");
+	ro_expect(path, RO_MMAP_W, EACCES, 0, "mmap PROT_WRITE MAP_SHARED");
+	ro_expect(path, RO_OPEN_W, EACCES, 0, "open O_RDWR");
+	ro_expect(path, RO_CHMOD, EPERM, 0, "fchmod");
+	ro_expect(path, RO_UNLINK, EACCES, 0, "unlink from a root-owned 01777 directory");
+	check(tag_intact(fd), "read-only opener: the owner's data is intact");
+	close(fd);
+	unlink(path);
+}
+
+/* ---------------------------------------------- 2. nesting via overlay */
+
+struct nest_arg {
+	const char *a_name;	/* root's region, relative to dir */
+	char ovl[PATH_MAX];	/* overlay mount point */
+	char empty[PATH_MAX];	/* second lower layer */
+};
+
+/* Bits of the nesting child's result */
+#define NEST_SETUP	1	/* user/mount namespace or overlay failed */
+#define NEST_OTHER	2	/* placing A (read-only) in B was accepted */
+#define NEST_SELF	4	/* placing B in B was accepted */
+#define NEST_WROTE	8	/* and B's attacher could write A */
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static int nest_child(void *varg)
+{
+	struct nest_arg *a = varg;
+	char bpath[PATH_MAX], p[3 * PATH_MAX], opts[3 * PATH_MAX];
+	int bfd, afd, sfd, res = 0;
+	char *m;
+
+	bfd = region_make(dir, "nest_b", 0600, A, bpath);
+	if (bfd < 0)
+		return NEST_SETUP;
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) {
+		diag("unshare(USER|NS) as uid 65534: %s", errname(errno));
+		return NEST_SETUP;
+	}
+	if (write_file("/proc/self/setgroups", "deny") ||
+	    write_file("/proc/self/uid_map", "0 65534 1") ||
+	    write_file("/proc/self/gid_map", "0 65534 1")) {
+		diag("writing the id maps: %s", errname(errno));
+		return NEST_SETUP;
+	}
+	snprintf(opts, sizeof(opts), "lowerdir=%s:%s", mnt, a->empty);
+	if (mount("overlay", a->ovl, "overlay", 0, opts)) {
+		diag("mounting overlayfs over %s in a user namespace: %s",
+		     mnt, errname(errno));
+		return NEST_SETUP;
+	}
+
+	snprintf(p, sizeof(p), "%s/%s/%s", a->ovl, strrchr(dir, '/') + 1,
+		 a->a_name);
+	afd = open(p, O_RDONLY);
+	if (afd < 0) {
+		diag("opening %s: %s", p, errname(errno));
+		return NEST_SETUP;
+	}
+	if (!region_place(bfd, 0, OBJ, 0, PROT_READ,
+			  MAP_SHARED | MAP_FIXED | MAP_POPULATE, afd)) {
+		res |= NEST_OTHER;
+		m = region_attach(bfd, A, RW);
+		if (m) {
+			strcpy(m, "USER-OVERWROTE");
+			res |= NEST_WROTE;
+			munmap(m, A);
+		}
+	} else if (errno != EINVAL) {
+		diag("placing the overlay file failed with %s, not EINVAL",
+		     errname(errno));
+		res |= NEST_OTHER;
+	}
+
+	snprintf(p, sizeof(p), "%s/%s/nest_b", a->ovl, strrchr(dir, '/') + 1);
+	sfd = open(p, O_RDONLY);
+	if (sfd < 0) {
+		diag("opening %s: %s", p, errname(errno));
+		res |= NEST_SETUP;
+	} else if (!region_place(bfd, A - OBJ, OBJ, 0, PROT_READ,
+				 MAP_SHARED | MAP_FIXED, sfd)) {
+		res |= NEST_SELF;
+	}
+	if (sfd >= 0)
+		close(sfd);
+	close(afd);
+	close(bfd);
+	unlink(bpath);
+	return res;
+}
+
+static void test_nesting(void)
+{
+	struct nest_arg a = { .a_name = "nest_a" };
+	char apath[PATH_MAX];
+	int fd, st, res;
+
+	group("2. no region in a region, whatever path the file takes (overlayfs)");
+	if (system("modprobe overlay 2>/dev/null"))
+		diag("modprobe overlay failed (built in?)");
+	snprintf(a.ovl, sizeof(a.ovl), "/tmp/sec_ovl_%d", (int)getpid());
+	snprintf(a.empty, sizeof(a.empty), "/tmp/sec_empty_%d", (int)getpid());
+	if (mkdir(a.ovl, 0777) || mkdir(a.empty, 0777) ||
+	    chmod(a.ovl, 0777) || chmod(a.empty, 0777)) {
+		check(0, "nesting: set-up of the overlay directories");
+		return;
+	}
+	fd = tagged_region(a.a_name, 0644, apath);
+	if (!check(fd >= 0, "nesting: set-up of root's region (0644)"))
+		goto out;
+	st = run_as(NOBODY, nest_child, &a);
+	res = WIFEXITED(st) ? WEXITSTATUS(st) : NEST_SETUP;
+	if (!check(!(res & NEST_SETUP),
+		   "nesting: uid 65534 mounts overlayfs over msharefs in its own namespaces"))
+		diag("child: %s", wait_str(st));
+	check(!(res & NEST_OTHER),
+	      "nesting: placing root's region, opened read-only through overlayfs, in the user's region fails with EINVAL");
+	check(!(res & NEST_SELF),
+	      "nesting: placing a region in itself through overlayfs fails");
+	check(!(res & NEST_WROTE) && tag_intact(fd),
+	      "nesting: root's region is intact (the reader did not write it)");
+	close(fd);
+	unlink(apath);
+out:
+	rmdir(a.ovl);
+	rmdir(a.empty);
+}
+
+/* ------------------------------------------------------------ 3. NX */
+
+static int exec_child(void *varg)
+{
+	void (*fn)(void) = (void (*)(void))varg;
+
+	fn();
+	return 0;
+}
+
+/* Run the code at p in a child (as root); its wait status. */
+static int try_exec(char *p)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(exec_child(p));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+static void test_nx(void)
+{
+	char path[PATH_MAX];
+	char *p, *x;
+	int fd, st;
+
+	group("3. an attacher without PROT_EXEC never executes region memory");
+	fd = region_make(dir, "nx", 0600, A, path);
+	if (!check(fd >= 0, "NX: set-up"))
+		return;
+	if (!check(!region_place(fd, 0, OBJ, 0, PROT_READ | PROT_WRITE | PROT_EXEC,
+				 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, -1),
+		   "NX: a PROT_READ|PROT_WRITE|PROT_EXEC object is placed"))
+		goto out;
+	p = region_attach(fd, A, RW);
+	x = region_attach(fd, A, PROT_READ | PROT_EXEC);
+	if (!check(p && x, "NX: attached read-write and read-exec"))
+		goto out;
+	p[0] = (char)0xc3;	/* ret; the write links the slot */
+	st = try_exec(p);
+	if (!check(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+		   "NX: calling into the PROT_READ|PROT_WRITE attachment dies of SIGSEGV"))
+		diag("child: %s", wait_str(st));
+	st = try_exec(x);
+	if (!check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "NX: calling into the PROT_READ|PROT_EXEC attachment of the same object works"))
+		diag("child: %s", wait_str(st));
+	munmap(p, A);
+	munmap(x, A);
+out:
+	close(fd);
+	unlink(path);
+}
+
+/* ---------------------------------------------- 4. fork under signals */
+
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+static void test_fork_signals(void)
+{
+	struct itimerval it = { { 0, 300 }, { 0, 300 } };
+	struct sigaction sa;
+	char path[PATH_MAX];
+	int fd, i, st, bad = 0, forked = 0;
+	char *p;
+
+	group("4. fork under a 300 us interval timer: every child can use the region");
+	fd = tagged_region("fork", 0600, path);
+	if (!check(fd >= 0, "fork: set-up"))
+		return;
+	p = region_attach(fd, A, RW);
+	if (!check(p && !strcmp(p, "OWNER-DATA"), "fork: parent attached")) {
+		close(fd);
+		unlink(path);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tick;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (i = 0; i < NFORK; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+			setitimer(ITIMER_REAL, &off, NULL);
+			_exit(strcmp(p, "OWNER-DATA") ? 1 : 0);
+		}
+		if (pid < 0)
+			continue;
+		forked++;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			if (!bad)
+				diag("child %d: %s", i, wait_str(st));
+			bad++;
+		}
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	signal(SIGALRM, SIG_DFL);
+	diag("%d children forked, %d timer signals, %d bad", forked,
+	     (int)ticks, bad);
+	check(forked == NFORK && bad == 0,
+	      "fork: all %d children forked under signals read the region", NFORK);
+	munmap(p, A);
+	close(fd);
+	unlink(path);
+}
+
+/* ------------------------------------------------------ 5. ftrace */
+
+static void test_ftrace(void)
+{
+	const char *ctl = "/proc/sys/kernel/ftrace_enabled";
+	char buf[16];
+	int r, err;
+
+	group("5. the fault redirect cannot be switched off through ftrace");
+	r = write_file(ctl, "0");
+	err = errno;
+	if (!r)
+		write_file(ctl, "1");	/* the old module: undo it at once */
+	check_err(r, err, EBUSY, "ftrace: sysctl kernel.ftrace_enabled=0 fails while mshare is loaded");
+	check(read_file(ctl, buf, sizeof(buf)) > 0 && buf[0] == '1',
+	      "ftrace: kernel.ftrace_enabled is still 1");
+}
+
+/* ------------------------------------------------- 6. object types */
+
+static void test_objects(void)
+{
+	char path[PATH_MAX];
+	int fd, dev, r, err;
+
+	group("6. raw-PFN and 1 GiB hugetlb objects are refused");
+	fd = tagged_region("obj", 0600, path);
+	if (!check(fd >= 0, "objects: set-up"))
+		return;
+	dev = open("/dev/mem", O_RDWR);
+	if (check(dev >= 0, "objects: /dev/mem opens (root)")) {
+		r = region_place(fd, 0, 4096, 0, RW, MAP_SHARED | MAP_FIXED, dev);
+		err = errno;
+		check_err(r, err, ENODEV, "objects: placing /dev/mem over an object fails with ENODEV");
+		close(dev);
+	}
+	dev = open("/dev/zero", O_RDWR);
+	if (dev >= 0) {
+		r = region_place(fd, OBJ, OBJ, 0, RW, MAP_SHARED | MAP_FIXED, dev);
+		err = errno;
+		check_err(r, err, ENODEV, "objects: placing /dev/zero (a character device) fails with ENODEV");
+		close(dev);
+	}
+	check(tag_intact(fd), "objects: the object placed before is intact");
+	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK))
+		diag("this CPU has no 1 GiB pages: the next check cannot tell the old code from the new");
+	r = region_place(fd, 1UL << 30, 1UL << 30, 0, RW,
+			 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS | MAP_HUGETLB |
+			 MAP_HUGE_1GB, -1);
+	err = errno;
+	check_err(r, err, EINVAL, "objects: an anonymous 1 GiB hugetlb object fails with EINVAL");
+	close(fd);
+	unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		mnt = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	snprintf(dir, sizeof(dir), "%s/sec_%d", mnt, (int)getpid());
+	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
+		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+		return tap_done();
+	}
+	test_readonly();
+	test_nesting();
+	test_nx();
+	test_fork_signals();
+	test_ftrace();
+	test_objects();
+	if (rmdir(dir))
+		diag("cleanup: rmdir %s: %s", dir, errname(errno));
+	return tap_done();
+}
