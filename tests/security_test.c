@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -180,7 +181,7 @@ static void test_readonly(void)
 	ro_expect(path, RO_MMAP_W, EACCES, 0, "mmap PROT_WRITE MAP_SHARED");
 	ro_expect(path, RO_OPEN_W, EACCES, 0, "open O_RDWR");
 	ro_expect(path, RO_CHMOD, EPERM, 0, "fchmod");
-	ro_expect(path, RO_UNLINK, EACCES, 0, "unlink from a root-owned 01777 directory");
+	ro_expect(path, RO_UNLINK, EPERM, EACCES, "unlink from a sticky 01777 directory");
 	check(tag_intact(fd), "read-only opener: the owner's data is intact");
 	close(fd);
 	unlink(path);
@@ -212,16 +213,39 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/*
+ * In a child, read (which links the slot) and then write the attachment
+ * at m; whether the write went through.  A fault kills only the child.
+ */
+static int try_write(char *m)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		*(volatile char *)m;
+		strcpy(m, "USER-OVERWROTE");
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static int nest_child(void *varg)
 {
 	struct nest_arg *a = varg;
-	char bpath[PATH_MAX], p[3 * PATH_MAX], opts[3 * PATH_MAX];
-	int bfd, afd, sfd, res = 0;
+	char bpath[PATH_MAX], cpath[PATH_MAX];
+	char p[3 * PATH_MAX], opts[3 * PATH_MAX];
+	int bfd, cfd, afd, sfd, res = 0;
 	char *m;
 
 	bfd = region_make(dir, "nest_b", 0600, A, bpath);
-	if (bfd < 0)
+	cfd = region_make(dir, "nest_c", 0600, A, cpath);
+	if (bfd < 0 || cfd < 0)
 		return NEST_SETUP;
+	/* setuid() made /proc/self root's; the id maps must be ours. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) {
 		diag("unshare(USER|NS) as uid 65534: %s", errname(errno));
 		return NEST_SETUP;
@@ -246,32 +270,35 @@ static int nest_child(void *varg)
 		diag("opening %s: %s", p, errname(errno));
 		return NEST_SETUP;
 	}
-	if (!region_place(bfd, 0, OBJ, 0, PROT_READ,
+	/* A region maps whole: the object is all of A, at B's offset 0. */
+	if (!region_place(bfd, 0, A, 0, PROT_READ,
 			  MAP_SHARED | MAP_FIXED | MAP_POPULATE, afd)) {
 		res |= NEST_OTHER;
 		m = region_attach(bfd, A, RW);
-		if (m) {
-			strcpy(m, "USER-OVERWROTE");
+		if (m && try_write(m))
 			res |= NEST_WROTE;
+		if (m)
 			munmap(m, A);
-		}
 	} else if (errno != EINVAL) {
 		diag("placing the overlay file failed with %s, not EINVAL",
 		     errname(errno));
 		res |= NEST_OTHER;
 	}
 
-	snprintf(p, sizeof(p), "%s/%s/nest_b", a->ovl, strrchr(dir, '/') + 1);
+	/* Region C, placed in itself through the overlay. */
+	snprintf(p, sizeof(p), "%s/%s/nest_c", a->ovl, strrchr(dir, '/') + 1);
 	sfd = open(p, O_RDONLY);
 	if (sfd < 0) {
 		diag("opening %s: %s", p, errname(errno));
 		res |= NEST_SETUP;
-	} else if (!region_place(bfd, A - OBJ, OBJ, 0, PROT_READ,
+	} else if (!region_place(cfd, 0, A, 0, PROT_READ,
 				 MAP_SHARED | MAP_FIXED, sfd)) {
 		res |= NEST_SELF;
 	}
 	if (sfd >= 0)
 		close(sfd);
+	close(cfd);
+	unlink(cpath);
 	close(afd);
 	close(bfd);
 	unlink(bpath);
@@ -321,6 +348,8 @@ static int exec_child(void *varg)
 {
 	void (*fn)(void) = (void (*)(void))varg;
 
+	/* A read first: the slot is linked before the instruction fetch. */
+	*(volatile char *)varg;
 	fn();
 	return 0;
 }
@@ -485,7 +514,7 @@ static void test_objects(void)
 		diag("this CPU has no 1 GiB pages: the next check cannot tell the old code from the new");
 	r = region_place(fd, 1UL << 30, 1UL << 30, 0, RW,
 			 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS | MAP_HUGETLB |
-			 MAP_HUGE_1GB, -1);
+			 MAP_NORESERVE | MAP_HUGE_1GB, -1);
 	err = errno;
 	check_err(r, err, EINVAL, "objects: an anonymous 1 GiB hugetlb object fails with EINVAL");
 	close(fd);
