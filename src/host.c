@@ -18,6 +18,7 @@
 #include <linux/file.h>
 #include <linux/hugetlb.h>
 #include <linux/kthread.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
@@ -278,6 +279,20 @@ static int mshare_host_object_ok(struct file *file)
 	return 0;
 }
 
+/*
+ * The page size of a hugetlbfs file (anonymous MAP_HUGETLB ones live on the
+ * kernel's internal hugetlbfs mounts), 0 for other files.  By superblock:
+ * is_file_hugepages() needs symbols that 6.1 does not export.
+ */
+static unsigned long mshare_huge_size(struct file *file)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+
+	if (sb->s_magic != HUGETLBFS_MAGIC)
+		return 0;
+	return huge_page_size(HUGETLBFS_SB(sb)->hstate);
+}
+
 #define MSHARE_CREATE_FLAGS	(MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS | \
 				 MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED | \
 				 MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
@@ -330,8 +345,7 @@ long mshare_host_create_mapping(struct mshare_region *region,
 			return err;
 		}
 	}
-	if (file && is_file_hugepages(file) &&
-	    huge_page_size(hstate_file(file)) > PMD_SIZE) {
+	if (file && mshare_huge_size(file) > PMD_SIZE) {
 		/*
 		 * A PUD-level leaf in the host would sit right below an
 		 * attacher's P4D entry, where walkers that look at the
