@@ -224,10 +224,16 @@ void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 		mshare_flush_mm(mm);
 }
 
+/*
+ * Does an invalidation of the attacher's mm concern its links?  Not those
+ * the host forwards (host.c): they are about the host's tables, for the
+ * attacher's secondary MMUs.
+ */
 static bool mshare_range_meets(struct mshare_attach *att,
 			       const struct mmu_notifier_range *range)
 {
-	return range->start < att->end && range->end > att->start;
+	return range->owner != MSHARE_FWD_OWNER &&
+	       range->start < att->end && range->end > att->start;
 }
 
 static int
@@ -354,10 +360,12 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	}
 
 	mshare_region_get(region);
+	down_write(&region->fwd_sem);
 	spin_lock(&region->attach_lock);
 	list_add(&att->node, &region->attachments);
 	region->nr_attach++;
 	spin_unlock(&region->attach_lock);
+	up_write(&region->fwd_sem);
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);
 		list_add_rcu(&att->ro_node, &mshare_ro_list);
@@ -371,10 +379,12 @@ static void mshare_attach_free(struct mshare_attach *att)
 {
 	struct mshare_region *region = att->region;
 
+	down_write(&region->fwd_sem);
 	spin_lock(&region->attach_lock);
 	list_del(&att->node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
+	up_write(&region->fwd_sem);
 
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);

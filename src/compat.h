@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <asm/ibt.h>
 
@@ -151,5 +152,31 @@ static inline void mshare_set_mm_owner(struct mm_struct *mm,
 #else
 #define mshare_mn_tlb_flush	invalidate_range
 #endif
+
+/*
+ * Publishing into another mm's notifier chain (mmu_notifier.c; reached
+ * through call gates, see ksym.c).  6.1 has a vma in the range and an
+ * only_end argument to the end call; 6.6 renamed the secondary-TLB call.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define MSHARE_MN_TLB_FN	"__mmu_notifier_arch_invalidate_secondary_tlbs"
+#else
+#define MSHARE_MN_TLB_FN	"__mmu_notifier_invalidate_range"
+#endif
+
+static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
+					const struct mmu_notifier_range *from,
+					struct mm_struct *mm,
+					unsigned long start,
+					unsigned long end)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	mmu_notifier_range_init(range, from->event, from->flags, mm, start,
+				end);
+#else
+	mmu_notifier_range_init(range, from->event, from->flags, NULL, mm,
+				start, end);
+#endif
+}
 
 #endif /* MSHARE_COMPAT_H */

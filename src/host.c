@@ -112,10 +112,71 @@ static void mshare_host_tlb_flush(struct mmu_notifier *mn,
 				  unsigned long start, unsigned long end)
 {
 	mshare_flush_attachers(container_of(mn, struct mshare_region,
-					    host_mn));
+					    host_mn), start, end);
+}
+
+/*
+ * Tell every attacher's notifier chain about a host invalidation, for the
+ * attacher's range and with the host's event: KVM, IOMMU SVA, GPU SVM and
+ * RDMA ODP cache an attacher's translations, which lead to host pages, and
+ * they hear only of their own mm.  start and end reach the same set of
+ * attachers: fwd_sem, held for reading in between, keeps the list still.
+ */
+static void mshare_host_forward(struct mshare_region *region,
+				const struct mmu_notifier_range *range,
+				bool start)
+{
+	struct mmu_notifier_range r;
+	struct mshare_attach *att;
+	unsigned long as, ae;
+
+	list_for_each_entry(att, &region->attachments, node) {
+		if (!mshare_host_to_attach(att, range->start, range->end,
+					   &as, &ae))
+			continue;
+		mshare_mn_range_init(&r, range, att->mm, as, ae);
+		r.owner = MSHARE_FWD_OWNER;
+		if (start)
+			mshare_mn_start(&r);
+		else
+			mshare_mn_end(&r, false);
+	}
+}
+
+/*
+ * Host invalidations are always blockable: nothing runs in a host mm, so
+ * the OOM reaper, the only non-blocking caller, never picks one.  Should a
+ * non-blocking one come all the same, it is refused (the caller then
+ * skips the range), since forwarding it could not wait for fwd_sem.
+ */
+static int mshare_host_invalidate_start(struct mmu_notifier *mn,
+					const struct mmu_notifier_range *range)
+{
+	struct mshare_region *region = container_of(mn, struct mshare_region,
+						    host_mn);
+
+	if (!mmu_notifier_range_blockable(range))
+		return -EAGAIN;
+	down_read(&region->fwd_sem);
+	mshare_host_forward(region, range, true);
+	return 0;
+}
+
+static void mshare_host_invalidate_end(struct mmu_notifier *mn,
+				       const struct mmu_notifier_range *range)
+{
+	struct mshare_region *region = container_of(mn, struct mshare_region,
+						    host_mn);
+
+	if (!mmu_notifier_range_blockable(range))
+		return;
+	mshare_host_forward(region, range, false);
+	up_read(&region->fwd_sem);
 }
 
 static const struct mmu_notifier_ops mshare_host_mn_ops = {
+	.invalidate_range_start	= mshare_host_invalidate_start,
+	.invalidate_range_end	= mshare_host_invalidate_end,
 	.mshare_mn_tlb_flush	= mshare_host_tlb_flush,
 };
 

@@ -11,8 +11,10 @@
  * the return IP to the target, so the target is entered by a RET with the
  * stub's arguments and returns straight to the stub's caller.
  *
- * Gated functions: mm_alloc (the host mm of a region) and hugetlb_file_setup
- * (anonymous MAP_HUGETLB objects, as mmap() itself makes them).
+ * Gated functions: mm_alloc (the host mm of a region), hugetlb_file_setup
+ * (anonymous MAP_HUGETLB objects, as mmap() itself makes them), and the
+ * three calls that publish an invalidation into an mm's notifier chain
+ * (host invalidations are forwarded to the attachers' secondary MMUs).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -63,9 +65,34 @@ struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
 	return ERR_PTR(-EOPNOTSUPP);
 }
 
+__attribute__((noipa)) int mshare_mn_start(struct mmu_notifier_range *range)
+{
+	WARN_ONCE(1, "mshare: invalidate_range_start gate not armed\n");
+	return 0;
+}
+
+/* 6.12's target has no only_end: the extra argument register is ignored. */
+__attribute__((noipa)) void mshare_mn_end(struct mmu_notifier_range *range,
+					  bool only_end)
+{
+	WARN_ONCE(1, "mshare: invalidate_range_end gate not armed\n");
+}
+
+__attribute__((noipa)) void mshare_mn_tlb(struct mm_struct *mm,
+					  unsigned long start,
+					  unsigned long end)
+{
+	WARN_ONCE(1, "mshare: secondary TLB gate not armed\n");
+}
+
 static struct mshare_gate mshare_gates[] = {
 	{ .name = "mm_alloc", .stub = mshare_mm_alloc },
 	{ .name = "hugetlb_file_setup", .stub = mshare_hugetlb_file_setup },
+	{ .name = "__mmu_notifier_invalidate_range_start",
+	  .stub = mshare_mn_start },
+	{ .name = "__mmu_notifier_invalidate_range_end",
+	  .stub = mshare_mn_end },
+	{ .name = MSHARE_MN_TLB_FN, .stub = mshare_mn_tlb },
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -58,7 +59,21 @@ struct mshare_region {
 	bool			mutating;
 	wait_queue_head_t	mutation_done;
 	cpumask_var_t		flush_mask;
+	/*
+	 * Held for reading from a host invalidate_range_start to its end,
+	 * while the invalidation is forwarded to every attacher's notifier
+	 * chain (host.c), and for writing to add or remove an attachment:
+	 * every attacher that was told "start" is told "end".
+	 */
+	struct rw_semaphore	fwd_sem;
 };
+
+/*
+ * The owner of the ranges the host forwards into attachers' chains: the
+ * attacher's own notifier ignores them (they are about host tables, not
+ * about the attacher's links).
+ */
+#define MSHARE_FWD_OWNER	((void *)&mshare_vm_ops)
 
 /* One mapping of a region in one process (one VMA). */
 struct mshare_attach {
@@ -132,7 +147,11 @@ void mshare_hook_exit(void);
 
 /* tlb.c */
 void mshare_flush_mm(struct mm_struct *mm);
-void mshare_flush_attachers(struct mshare_region *region);
+void mshare_flush_attachers(struct mshare_region *region,
+			    unsigned long start, unsigned long end);
+bool mshare_host_to_attach(struct mshare_attach *att, unsigned long start,
+			   unsigned long end, unsigned long *astart,
+			   unsigned long *aend);
 
 /* ksym.c */
 struct ftrace_ops;
@@ -140,6 +159,10 @@ int mshare_ksym_init(struct ftrace_ops *ops);
 unsigned long mshare_ksym(const char *name);
 unsigned long mshare_gate_target(unsigned long ip);
 struct mm_struct *mshare_mm_alloc(void);
+int mshare_mn_start(struct mmu_notifier_range *range);
+void mshare_mn_end(struct mmu_notifier_range *range, bool only_end);
+void mshare_mn_tlb(struct mm_struct *mm, unsigned long start,
+		   unsigned long end);
 struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
 				       vm_flags_t acct, int creat_flags,
 				       int page_size_log);

@@ -44,6 +44,7 @@ struct mshare_region *mshare_region_alloc(void)
 	spin_lock_init(&region->attach_lock);
 	INIT_LIST_HEAD(&region->attachments);
 	init_waitqueue_head(&region->mutation_done);
+	init_rwsem(&region->fwd_sem);
 	atomic_long_inc(&mshare_regions_live);
 	return region;
 }

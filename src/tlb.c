@@ -31,13 +31,36 @@ void mshare_flush_mm(struct mm_struct *mm)
 }
 
 /*
+ * The part of the host range [start, end) that an attachment maps, in the
+ * attacher's addresses; false if none.
+ */
+bool mshare_host_to_attach(struct mshare_attach *att, unsigned long start,
+			   unsigned long end, unsigned long *astart,
+			   unsigned long *aend)
+{
+	unsigned long size = att->end - att->start;
+
+	start = max(start, MSHARE_HOST_BASE) - MSHARE_HOST_BASE;
+	if (end <= MSHARE_HOST_BASE || start >= size)
+		return false;
+	end = min(end - MSHARE_HOST_BASE, size);
+	*astart = att->start + start;
+	*aend = att->start + end;
+	return true;
+}
+
+/*
  * Called by the host mm's notifier inside every TLB flush of the host, under
  * the page-table lock where the caller holds it, before pages or tables are
- * freed: one round of IPIs to the union of the attachers' CPUs.
+ * freed: one round of IPIs to the union of the attachers' CPUs.  Secondary
+ * MMUs registered on the attachers' mms (IOMMU SVA and the like) get the
+ * same callback for the attacher's range, as they would for their own.
  */
-void mshare_flush_attachers(struct mshare_region *region)
+void mshare_flush_attachers(struct mshare_region *region,
+			    unsigned long start, unsigned long end)
 {
 	struct mshare_attach *att;
+	unsigned long as, ae;
 
 	spin_lock(&region->attach_lock);
 	cpumask_clear(region->flush_mask);
@@ -45,6 +68,8 @@ void mshare_flush_attachers(struct mshare_region *region)
 		atomic64_inc_return(&att->mm->context.tlb_gen);
 		cpumask_or(region->flush_mask, region->flush_mask,
 			   mm_cpumask(att->mm));
+		if (mshare_host_to_attach(att, start, end, &as, &ae))
+			mshare_mn_tlb(att->mm, as, ae);
 	}
 	if (!cpumask_empty(region->flush_mask))
 		on_each_cpu_mask(region->flush_mask, mshare_flush_local, NULL,
