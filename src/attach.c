@@ -570,12 +570,23 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 
 	/*
 	 * DONTEXPAND: no growth, no mlock; being VM_SPECIAL it also keeps
-	 * userfaultfd (6.12's write-protect on any memory included) and
 	 * device migration out, which would allocate tables under a parked
-	 * entry.  DONTDUMP: a core dump must not drag the whole region
+	 * entry (userfaultfd is kept out below, whatever VM_SPECIAL does
+	 * for it on a given kernel).  DONTDUMP: a core dump must not drag the whole region
 	 * along.  NOHUGEPAGE: khugepaged stays out.
 	 */
 	mshare_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_NOHUGEPAGE);
+	/*
+	 * No VM_MAYWRITE, even on a writable attachment: userfaultfd refuses
+	 * to register any mode (missing, WP, WP-async, minor) on a VMA
+	 * without it (EPERM), on every kernel, because uffd ioctls fill and
+	 * write-protect page tables, which here are the host's or the empty
+	 * table.  VM_WRITE stays, so writes and FOLL_WRITE GUP work; what
+	 * VM_MAYWRITE would add (mprotect to writable) is refused anyway.
+	 * The kernel takes the writable-mapping count from the VMA's flags
+	 * at link and unlink alike, so it stays balanced.
+	 */
+	mshare_vm_flags_clear(vma, VM_MAYWRITE);
 	vma->vm_ops = &mshare_vm_ops;
 	vma->vm_private_data = IS_ERR(att) ? NULL : att;
 	return 0;

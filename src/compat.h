@@ -74,6 +74,16 @@ static inline void mshare_vm_flags_set(struct vm_area_struct *vma,
 #endif
 }
 
+static inline void mshare_vm_flags_clear(struct vm_area_struct *vma,
+					 vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
 /*
  * Per-VMA-lock faults (6.4+): true if the fault holds only the VMA's lock,
  * which is then dropped so the caller can retry under the mmap lock.

@@ -153,7 +153,7 @@ static int mshare_host_invalidate_start(struct mmu_notifier *mn,
 					const struct mmu_notifier_range *range)
 {
 	struct mshare_region *region = container_of(mn, struct mshare_region,
-						    host_mn);
+						    host_inv_mn);
 
 	if (!mmu_notifier_range_blockable(range))
 		return -EAGAIN;
@@ -166,7 +166,7 @@ static void mshare_host_invalidate_end(struct mmu_notifier *mn,
 				       const struct mmu_notifier_range *range)
 {
 	struct mshare_region *region = container_of(mn, struct mshare_region,
-						    host_mn);
+						    host_inv_mn);
 
 	if (!mmu_notifier_range_blockable(range))
 		return;
@@ -174,10 +174,14 @@ static void mshare_host_invalidate_end(struct mmu_notifier *mn,
 	up_read(&region->fwd_sem);
 }
 
+/* 6.12 wants the TLB callback and start/end in separate subscriptions. */
 static const struct mmu_notifier_ops mshare_host_mn_ops = {
+	.mshare_mn_tlb_flush	= mshare_host_tlb_flush,
+};
+
+static const struct mmu_notifier_ops mshare_host_inv_mn_ops = {
 	.invalidate_range_start	= mshare_host_invalidate_start,
 	.invalidate_range_end	= mshare_host_invalidate_end,
-	.mshare_mn_tlb_flush	= mshare_host_tlb_flush,
 };
 
 /*
@@ -200,7 +204,13 @@ int mshare_host_create(struct mshare_region *region)
 	mshare_set_mm_owner(host, region->owner);
 
 	region->host_mn.ops = &mshare_host_mn_ops;
+	region->host_inv_mn.ops = &mshare_host_inv_mn_ops;
 	err = mmu_notifier_register(&region->host_mn, host);
+	if (!err) {
+		err = mmu_notifier_register(&region->host_inv_mn, host);
+		if (err)
+			mmu_notifier_unregister(&region->host_mn, host);
+	}
 	if (err) {
 		mshare_set_mm_owner(host, NULL);
 		mmput(host);
@@ -220,6 +230,7 @@ void mshare_host_destroy(struct mshare_region *region)
 	if (!host)
 		return;
 	WARN_ON(!list_empty(&region->attachments));
+	mmu_notifier_unregister(&region->host_inv_mn, host);
 	mmu_notifier_unregister(&region->host_mn, host);
 	/* Nothing is charged any more; the owner must not outlive our pin. */
 	mshare_set_mm_owner(host, NULL);

@@ -45,7 +45,8 @@ struct mshare_region {
 	struct mm_struct	*host;
 	/* Creator's thread-group leader: host->owner, for memcg charging. */
 	struct task_struct	*owner;
-	struct mmu_notifier	host_mn;
+	struct mmu_notifier	host_mn;		/* TLB flushes */
+	struct mmu_notifier	host_inv_mn;		/* start/end */
 
 	/*
 	 * attach_lock (a spinlock: TLB-flush callbacks take it) protects the

@@ -17,6 +17,8 @@
  *   5. kernel.ftrace_enabled=0 cannot switch the fault redirect off
  *   6. raw-PFN objects (/dev/mem, /dev/zero) and 1 GiB hugetlb objects
  *      are refused, and nothing placed before is lost
+ *   7. no userfaultfd mode (missing, WP, WP-async, minor) registers on a
+ *      read-write attachment
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include <linux/msharefs.h>
+#include <linux/userfaultfd.h>
 
 #include "region.h"
 #include "tap.h"
@@ -466,6 +471,94 @@ static void test_fork_signals(void)
 	unlink(path);
 }
 
+/* ---------------------------------------------------- 7. userfaultfd */
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY	1
+#endif
+#define UFFD_WP_ASYNC		(1ULL << 15)	/* UFFD_FEATURE_WP_ASYNC, 6.7+ */
+
+struct uffd_arg {
+	const char *path;
+	__u64 mode;		/* UFFDIO_REGISTER_MODE_* */
+	__u64 features;		/* asked for in UFFDIO_API */
+};
+
+/*
+ * Child (uid 65534): register an attachment with userfaultfd.  0 if the
+ * registration was refused, 1 if it was accepted, 2 if userfaultfd itself
+ * is not available in this form (the API call failed).
+ */
+static int uffd_child(void *varg)
+{
+	struct uffd_arg *a = varg;
+	struct uffdio_api api = { .api = UFFD_API, .features = a->features };
+	struct uffdio_register reg;
+	int fd, uffd;
+	char *p;
+
+	fd = open(a->path, O_RDWR);
+	if (fd < 0)
+		return 3;
+	p = region_attach(fd, A, RW);
+	if (!p)
+		return 3;
+	p[0] = 1;		/* linked, as a real user's would be */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+		return 2;
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (unsigned long)p;
+	reg.range.len = OBJ;
+	reg.mode = a->mode;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		if (errno != EPERM && errno != EINVAL)
+			diag("UFFDIO_REGISTER failed with %s", errname(errno));
+		return 0;
+	}
+	return 1;
+}
+
+static void test_uffd(void)
+{
+	static const struct {
+		const char *name;
+		__u64 mode, features;
+	} modes[] = {
+		{ "MISSING", UFFDIO_REGISTER_MODE_MISSING, 0 },
+		{ "WP", UFFDIO_REGISTER_MODE_WP, 0 },
+		{ "WP with WP_ASYNC", UFFDIO_REGISTER_MODE_WP, UFFD_WP_ASYNC },
+		{ "MINOR", UFFDIO_REGISTER_MODE_MINOR, 0 },
+	};
+	char path[PATH_MAX];
+	struct uffd_arg a;
+	unsigned int i;
+	int fd, st, r;
+
+	group("7. no userfaultfd mode registers on an attachment");
+	fd = tagged_region("uffd", 0666, path);
+	if (!check(fd >= 0, "uffd: set-up"))
+		return;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		a.path = path;
+		a.mode = modes[i].mode;
+		a.features = modes[i].features;
+		st = run_as(NOBODY, uffd_child, &a);
+		r = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (r == 2) {
+			diag("userfaultfd with features %#llx is not available here",
+			     (unsigned long long)a.features);
+			continue;
+		}
+		if (!check(r == 0, "uffd: registering %s on a read-write attachment fails (uid 65534)",
+			   modes[i].name))
+			diag("child: %s", wait_str(st));
+	}
+	check(tag_intact(fd), "uffd: the region is intact");
+	close(fd);
+	unlink(path);
+}
+
 /* ------------------------------------------------------ 5. ftrace */
 
 static void test_ftrace(void)
@@ -537,6 +630,7 @@ int main(int argc, char **argv)
 	test_fork_signals();
 	test_ftrace();
 	test_objects();
+	test_uffd();
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
 	return tap_done();
