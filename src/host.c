@@ -455,6 +455,59 @@ long mshare_host_unmap(struct mshare_region *region,
 	return mshare_host_change(region, &op);
 }
 
+/*
+ * fsync of a region (and msync(MS_SYNC) of an attachment, which the VFS
+ * turns into one): write back the file objects placed in region offsets
+ * [start, end], inclusive as in vfs_fsync_range().  Anonymous objects
+ * have nothing to write.  One object at a time, with the host's lock
+ * dropped while it is written back, as msync() itself does.
+ */
+int mshare_host_fsync(struct mshare_region *region, loff_t start, loff_t end,
+		      int datasync)
+{
+	struct mm_struct *host = region->host;
+	unsigned long addr, last, s, e;
+	struct vm_area_struct *vma;
+	struct file *file;
+	loff_t fstart;
+	int err = 0, ret;
+
+	if (!host || start > end)
+		return 0;
+	end = min_t(u64, end, mshare_region_size(region) - 1);
+	addr = MSHARE_HOST_BASE + start;
+	last = MSHARE_HOST_BASE + end;
+	while (addr <= last) {
+		if (mmap_read_lock_killable(host))
+			return -EINTR;
+		vma = find_vma(host, addr);
+		if (!vma || vma->vm_start > last) {
+			mmap_read_unlock(host);
+			break;
+		}
+		s = max(addr, vma->vm_start);
+		e = min(last, vma->vm_end - 1);
+		file = NULL;
+		if (vma->vm_file && (vma->vm_flags & VM_SHARED)) {
+			file = get_file(vma->vm_file);
+			fstart = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) +
+				 (s - vma->vm_start);
+		}
+		mmap_read_unlock(host);
+		if (file) {
+			ret = vfs_fsync_range(file, fstart, fstart + (e - s),
+					      datasync);
+			fput(file);
+			if (ret && !err)
+				err = ret;
+		}
+		if (e == last)
+			break;
+		addr = e + 1;
+	}
+	return err;
+}
+
 int mshare_host_init(void)
 {
 	mshare_worker = kthread_create_worker(0, "mshare");

@@ -117,6 +117,8 @@ long mshare_host_create_mapping(struct mshare_region *region,
 				const struct mshare_create *req);
 long mshare_host_unmap(struct mshare_region *region,
 		       const struct mshare_unmap *req);
+int mshare_host_fsync(struct mshare_region *region, loff_t start, loff_t end,
+		      int datasync);
 int mshare_host_init(void);
 void mshare_host_exit(void);
 

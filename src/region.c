@@ -189,6 +189,13 @@ static long mshare_region_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+static int mshare_region_fsync(struct file *file, loff_t start, loff_t end,
+			       int datasync)
+{
+	return mshare_host_fsync(mshare_inode_region(file_inode(file)), start,
+				 end, datasync);
+}
+
 static int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return mshare_attach_mmap(mshare_inode_region(file_inode(file)), vma);
@@ -211,6 +218,7 @@ const struct file_operations mshare_region_fops = {
 	.mmap		= mshare_region_mmap,
 	.get_unmapped_area = mshare_region_area,
 	.fallocate	= mshare_region_fallocate,
+	.fsync		= mshare_region_fsync,
 };
 
 const struct inode_operations mshare_region_iops = {

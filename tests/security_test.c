@@ -503,7 +503,7 @@ static int uffd_child(void *varg)
 	p = region_attach(fd, A, RW);
 	if (!p)
 		return 3;
-	p[0] = 1;		/* linked, as a real user's would be */
+	*(volatile char *)p;	/* linked, as a real user's would be */
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
 		return 2;
