@@ -3,10 +3,11 @@
  * The host mm of a region: a module-owned mm_struct that holds the region's
  * memory objects and their page tables, shared by every attacher.
  *
- * Memory objects are placed with real mmap semantics: a kthread worker
- * adopts the host mm (kthread_use_mm) and calls vm_mmap()/vm_munmap() with
- * the *caller's* credentials, so permission checks, LSM hooks
- * (security_mmap_file inside vm_mmap) and rlimits are the caller's.
+ * Memory objects are placed with real mmap semantics: a kernel thread per
+ * change adopts the host mm (kthread_use_mm) and calls vm_mmap()/vm_munmap()
+ * with the *caller's* credentials, memory cgroup and rlimits, so permission
+ * checks, LSM hooks (security_mmap_file inside vm_mmap), kernel-memory
+ * charges and limits are the caller's.
  *
  * Host changes follow one protocol (mshare_host_change_begin/end) that
  * keeps invariant 1 of the design: before the host may free or replace a
@@ -19,26 +20,43 @@
 #include <linux/hugetlb.h>
 #include <linux/kthread.h>
 #include <linux/magic.h>
+#include <linux/memcontrol.h>
+#include <linux/module.h>
+#include <linux/resource.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 
 #include "mshare.h"
 
-static struct kthread_worker *mshare_worker;
-
-/* One vm_mmap()/vm_munmap() to run in the host mm. */
+/*
+ * One host change (a vm_mmap() or vm_munmap() in the host mm), run by a
+ * kernel thread of its own.  A thread per change, not one shared worker:
+ * one region's slow change (a large MAP_POPULATE, a slow file) never
+ * delays another region's, and the thread's rlimits can be the caller's.
+ * The caller waits killably: the change is refcounted and finishes on its
+ * own if the caller dies.
+ */
 struct mshare_host_op {
-	struct kthread_work	work;
+	refcount_t		ref;		/* the caller and the thread */
 	struct completion	done;
-	struct mm_struct	*host;
+	struct mshare_region	*region;
+	/* The caller's: whose rights, charges and limits the change has. */
 	const struct cred	*cred;
+	struct mem_cgroup	*memcg;
+	struct rlimit		rlim[3];
 	struct file		*file;		/* NULL: anonymous */
 	unsigned long		addr, len, prot, flags, offset;
 	bool			unmap;
 	unsigned long		result;
+};
+
+/* The limits mmap() checks: mlock_future_ok() and may_expand_vm(). */
+static const unsigned int mshare_host_rlimits[] = {
+	RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_DATA,
 };
 
 /*
@@ -48,7 +66,7 @@ struct mshare_host_op {
  * them for normal pages ("Bad page map").  The char-device and DAX checks
  * in mshare_host_create_mapping() refuse most of them before anything is
  * replaced; this catches the rest (a regular file whose mmap installs
- * PFNs), after the fact.  Runs in the worker, in the host mm.
+ * PFNs), after the fact.  Runs in the change's thread, in the host mm.
  */
 static bool mshare_host_raw(struct mshare_host_op *op)
 {
@@ -69,13 +87,27 @@ static bool mshare_host_raw(struct mshare_host_op *op)
 	return raw;
 }
 
-static void mshare_host_op_run(struct kthread_work *work)
+/*
+ * The change itself, in the host mm, as the caller: its credentials (so
+ * permission checks and LSM hooks are the caller's), its memory cgroup
+ * for every kernel allocation (VMAs, shmem inodes, files, page tables of
+ * MAP_POPULATE: all __GFP_ACCOUNT), and its rlimits (this thread's own
+ * signal_struct, so setting them touches no one else).
+ */
+static void mshare_host_op_run(struct mshare_host_op *op)
 {
-	struct mshare_host_op *op = container_of(work, struct mshare_host_op,
-						 work);
+	struct mm_struct *host = op->region->host;
+	struct mem_cgroup *old_memcg;
 	const struct cred *old;
+	int i;
 
-	kthread_use_mm(op->host);
+	task_lock(current->group_leader);
+	for (i = 0; i < ARRAY_SIZE(mshare_host_rlimits); i++)
+		current->signal->rlim[mshare_host_rlimits[i]] = op->rlim[i];
+	task_unlock(current->group_leader);
+
+	old_memcg = set_active_memcg(op->memcg);
+	kthread_use_mm(host);
 	old = override_creds(op->cred);
 	if (op->unmap) {
 		op->result = vm_munmap(op->addr, op->len);
@@ -86,25 +118,95 @@ static void mshare_host_op_run(struct kthread_work *work)
 			op->result = -ENODEV;
 	}
 	revert_creds(old);
-	kthread_unuse_mm(op->host);
+	kthread_unuse_mm(host);
+	set_active_memcg(old_memcg);
 	/*
 	 * A kthread's fput() is deferred to a workqueue.  Finish it, so that
 	 * when UNMAP (or a CREATE over an object) returns, the files it
 	 * dropped are closed: their filesystem can be unmounted at once.
 	 */
 	flush_delayed_fput();
-	complete(&op->done);
 }
 
-static unsigned long mshare_host_op_exec(struct mshare_host_op *op)
+static void mshare_host_op_put(struct mshare_host_op *op)
 {
-	kthread_init_work(&op->work, mshare_host_op_run);
+	if (!refcount_dec_and_test(&op->ref))
+		return;
+	if (op->file)
+		fput(op->file);
+	put_cred(op->cred);
+	mem_cgroup_put(op->memcg);
+	mshare_region_put(op->region);
+	kfree(op);
+}
+
+static int mshare_host_change_begin(struct mshare_region *region);
+static void mshare_host_change_end(struct mshare_region *region);
+
+static int mshare_host_op_thread(void *data)
+{
+	struct mshare_host_op *op = data;
+	struct mshare_region *region = op->region;
+	int err;
+
+	mutex_lock(&region->lock);
+	err = mshare_host_change_begin(region);
+	if (err) {
+		op->result = err;
+	} else {
+		mshare_host_op_run(op);
+		mshare_host_change_end(region);
+	}
+	mutex_unlock(&region->lock);
+	complete(&op->done);
+	mshare_host_op_put(op);
+	/* Module text runs until here: the thread holds a module reference. */
+	module_put_and_kthread_exit(0);
+}
+
+/*
+ * Hand a change (req: what to do) to a thread of its own and wait for it,
+ * killably.  Returns its result, or -EINTR if the caller was killed (the
+ * change then completes without it).
+ */
+static unsigned long mshare_host_op_exec(struct mshare_region *region,
+					 const struct mshare_host_op *req)
+{
+	struct mshare_host_op *op;
+	struct task_struct *tsk;
+	unsigned long ret;
+	int i;
+
+	op = kmemdup(req, sizeof(*op), GFP_KERNEL_ACCOUNT);
+	if (!op)
+		return -ENOMEM;
+	refcount_set(&op->ref, 2);
 	init_completion(&op->done);
-	op->cred = current_cred();
-	kthread_queue_work(mshare_worker, &op->work);
-	/* Uninterruptible: the work item lives on this stack. */
-	wait_for_completion(&op->done);
-	return op->result;
+	mshare_region_get(region);
+	op->region = region;
+	op->cred = get_current_cred();
+	op->memcg = get_mem_cgroup_from_mm(current->mm);
+	if (op->file)
+		get_file(op->file);
+	task_lock(current->group_leader);
+	for (i = 0; i < ARRAY_SIZE(mshare_host_rlimits); i++)
+		op->rlim[i] = current->signal->rlim[mshare_host_rlimits[i]];
+	task_unlock(current->group_leader);
+
+	__module_get(THIS_MODULE);
+	tsk = kthread_run(mshare_host_op_thread, op, "mshare-change");
+	if (IS_ERR(tsk)) {
+		module_put(THIS_MODULE);
+		refcount_dec(&op->ref);
+		mshare_host_op_put(op);
+		return PTR_ERR(tsk);
+	}
+	if (wait_for_completion_killable(&op->done))
+		ret = -EINTR;
+	else
+		ret = op->result;
+	mshare_host_op_put(op);
+	return ret;
 }
 
 static void mshare_host_tlb_flush(struct mmu_notifier *mn,
@@ -302,19 +404,8 @@ static long mshare_host_change(struct mshare_region *region,
 			       struct mshare_host_op *op)
 {
 	unsigned long ret;
-	int err;
 
-	op->host = region->host;
-	mutex_lock(&region->lock);
-	err = mshare_host_change_begin(region);
-	if (err) {
-		mutex_unlock(&region->lock);
-		return err;
-	}
-	ret = mshare_host_op_exec(op);
-	mshare_host_change_end(region);
-	mutex_unlock(&region->lock);
-
+	ret = mshare_host_op_exec(region, op);
 	if (IS_ERR_VALUE(ret))
 		return ret;
 	if (!op->unmap && ret != op->addr) {
@@ -508,15 +599,12 @@ int mshare_host_fsync(struct mshare_region *region, loff_t start, loff_t end,
 	return err;
 }
 
+/* Nothing global: every host change has a thread of its own. */
 int mshare_host_init(void)
 {
-	mshare_worker = kthread_create_worker(0, "mshare");
-	if (IS_ERR(mshare_worker))
-		return PTR_ERR(mshare_worker);
 	return 0;
 }
 
 void mshare_host_exit(void)
 {
-	kthread_destroy_worker(mshare_worker);
 }
