@@ -16,6 +16,8 @@
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
+#include <uapi/linux/magic.h>
 #include <asm/ibt.h>
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
@@ -187,6 +189,28 @@ static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
 	mmu_notifier_range_init(range, from->event, from->flags, NULL, mm,
 				start, end);
 #endif
+}
+
+/*
+ * Before 6.6, khugepaged's retract_page_tables() freed the PTE table of
+ * every PMD-aligned mapping of a collapsed file at once, under that mm's
+ * mmap lock only: for a host mm, attachers' slow GUP and page walks would
+ * still be inside it.  6.6 frees it after an RCU grace period, and PTE
+ * walkers map tables with pte_offset_map() (RCU, pmd rechecked under the
+ * PTE lock), which protects attachers' walkers as it protects the owner's.
+ * Older kernels: no THP in host mms (MMF_DISABLE_THP keeps khugepaged out),
+ * and no objects from a tmpfs that can hold huge pages, whose collapse in
+ * another mm would retract the host's table.
+ */
+#define MSHARE_RETRACT_FREES_AT_ONCE \
+	(LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0))
+
+/* A tmpfs (memfd's internal mount included) whose huge= is not "never" */
+static inline bool mshare_tmpfs_huge(struct super_block *sb)
+{
+	const struct shmem_sb_info *sbinfo = sb->s_fs_info;
+
+	return sb->s_magic == TMPFS_MAGIC && sbinfo->huge;
 }
 
 #endif /* MSHARE_COMPAT_H */

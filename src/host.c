@@ -302,6 +302,8 @@ int mshare_host_create(struct mshare_region *region)
 	if (!host)
 		return -ENOMEM;
 	mshare_copy_mmap_layout(host, current->mm);
+	if (MSHARE_RETRACT_FREES_AT_ONCE)
+		set_bit(MMF_DISABLE_THP, &host->flags);
 	region->owner = get_task_struct(current->group_leader);
 	mshare_set_mm_owner(host, region->owner);
 
@@ -434,6 +436,10 @@ static int mshare_host_object_ok(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
+	if (MSHARE_RETRACT_FREES_AT_ONCE && mshare_tmpfs_huge(inode->i_sb)) {
+		pr_info_ratelimited("refusing a file of a tmpfs that can hold huge pages (huge=): this kernel's khugepaged would free page tables in use\n");
+		return -EINVAL;
+	}
 	if (S_ISCHR(inode->i_mode) || IS_DAX(inode)) {
 		pr_info_ratelimited("refusing a %s object: only memory with struct pages can be shared\n",
 				    S_ISCHR(inode->i_mode) ? "character-device" : "DAX");

@@ -19,6 +19,8 @@
  *      are refused, and nothing placed before is lost
  *   7. no userfaultfd mode (missing, WP, WP-async, minor) registers on a
  *      read-write attachment
+ *   8. before 6.6, no file of a huge=always tmpfs (mounted by uid 65534 in
+ *      its own user namespace) can be placed; from 6.6 it can
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -559,6 +562,79 @@ static void test_uffd(void)
 	unlink(path);
 }
 
+/* ------------------------------------------------ 8. huge tmpfs */
+
+/* Kernel release as major * 100 + minor, e.g. 612 */
+static int kernel_version(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return major * 100 + minor;
+}
+
+/*
+ * Child (uid 65534): mount a huge=always tmpfs in its own namespaces and
+ * place a file of it in its own region.  The placement's errno, 0 if it
+ * worked, 100+ if the set-up failed.
+ */
+static int hugetmpfs_child(void *varg)
+{
+	const char *where = varg;
+	char path[PATH_MAX], file[PATH_MAX];
+	int fd, ffd, r, err;
+
+	fd = region_make(dir, "hugetmpfs", 0600, A, path);
+	if (fd < 0)
+		return 100;
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) ||
+	    write_file("/proc/self/setgroups", "deny") ||
+	    write_file("/proc/self/uid_map", "0 65534 1") ||
+	    write_file("/proc/self/gid_map", "0 65534 1"))
+		return 101;
+	if (mount("tmpfs", where, "tmpfs", 0, "huge=always,size=16m")) {
+		diag("mount tmpfs -o huge=always in a user namespace: %s",
+		     errname(errno));
+		return 102;
+	}
+	snprintf(file, sizeof(file), "%s/f", where);
+	ffd = open(file, O_RDWR | O_CREAT, 0600);
+	if (ffd < 0 || ftruncate(ffd, OBJ))
+		return 103;
+	r = region_place(fd, 0, OBJ, 0, RW, MAP_SHARED | MAP_FIXED, ffd);
+	err = errno;
+	close(ffd);
+	close(fd);
+	unlink(path);
+	return r ? err : 0;
+}
+
+static void test_huge_tmpfs(void)
+{
+	char where[PATH_MAX];
+	int st, r, unsafe = kernel_version() < 606;
+
+	group("8. tmpfs with huge pages (a user namespace can mount one)");
+	snprintf(where, sizeof(where), "/tmp/sec_huge_%d", (int)getpid());
+	if (mkdir(where, 0777) || chmod(where, 0777)) {
+		check(0, "huge tmpfs: set-up");
+		return;
+	}
+	st = run_as(NOBODY, hugetmpfs_child, where);
+	r = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (unsafe) {
+		if (!check(r == EINVAL, "huge tmpfs: before 6.6 (khugepaged frees shared tables at once) placing a huge=always tmpfs file fails with EINVAL"))
+			diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
+	} else {
+		if (!check(r == 0, "huge tmpfs: from 6.6 (tables freed after RCU) placing a huge=always tmpfs file works"))
+			diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
+	}
+	rmdir(where);
+}
+
 /* ------------------------------------------------------ 5. ftrace */
 
 static void test_ftrace(void)
@@ -631,6 +707,7 @@ int main(int argc, char **argv)
 	test_ftrace();
 	test_objects();
 	test_uffd();
+	test_huge_tmpfs();
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
 	return tap_done();
