@@ -15,7 +15,7 @@ if [ -z "$module" ]; then
 fi
 [ -d "$build/tests" ] || die "test programs not built (make tests)"
 
-out=$build/guest/$kver
+out=$guests/$kver
 root=$out/root
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,etc/modprobe.d,proc,sys,dev,tmp,tests,root} \

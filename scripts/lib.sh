@@ -3,6 +3,9 @@
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$top/build"
+# Guest initramfs trees; MSHARE_GUEST_DIR keeps a developer's quick runs
+# apart from a make check running at the same time.
+guests=${MSHARE_GUEST_DIR:-$build/guest}
 
 mshare_version() {
 	sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf"

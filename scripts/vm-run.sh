@@ -15,7 +15,7 @@ kver=${1:?usage: vm-run.sh KVER LABEL GROUPS [KERNEL-ARGS...]}
 label=${2:?}
 groups=${3:?}
 shift 3
-initrd=$build/guest/$kver/initrd.gz
+initrd=$guests/$kver/initrd.gz
 [ -f "$initrd" ] || die "no initramfs for $kver (scripts/build-guest.sh $kver)"
 
 append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 mshare_groups=$groups $*"

@@ -625,7 +625,28 @@ int mshare_attach_init(void)
 	return 0;
 }
 
-/* Called when no attachment is left. */
+/*
+ * Make the empty table read-only in the kernel's direct map (the MMU reads
+ * it by physical address, unaffected).  Nothing may ever write into it; if
+ * a generic path tried to allocate a table under a parked entry, it would
+ * fault on the spot instead of corrupting every attachment's parked slots.
+ * Needs the call gates (hook.c), so it runs after them.
+ */
+int mshare_attach_seal(void)
+{
+	int err = mshare_set_memory_ro((unsigned long)mshare_empty_pud, 1);
+
+	if (err)
+		pr_err("cannot make the empty PUD table read-only: %d\n", err);
+	return err;
+}
+
+void mshare_attach_unseal(void)
+{
+	mshare_set_memory_rw((unsigned long)mshare_empty_pud, 1);
+}
+
+/* Called when no attachment is left, after mshare_attach_unseal(). */
 void mshare_attach_exit(void)
 {
 	/* Something wrote into it: leak it rather than free a live table. */

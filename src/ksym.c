@@ -14,7 +14,8 @@
  * Gated functions: mm_alloc (the host mm of a region), hugetlb_file_setup
  * (anonymous MAP_HUGETLB objects, as mmap() itself makes them), and the
  * three calls that publish an invalidation into an mm's notifier chain
- * (host invalidations are forwarded to the attachers' secondary MMUs).
+ * (host invalidations are forwarded to the attachers' secondary MMUs), and
+ * set_memory_ro/rw (the empty PUD table is read-only to the kernel).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -85,7 +86,23 @@ __attribute__((noipa)) void mshare_mn_tlb(struct mm_struct *mm,
 	WARN_ONCE(1, "mshare: secondary TLB gate not armed\n");
 }
 
+__attribute__((noipa)) int mshare_set_memory_ro(unsigned long addr,
+						 int numpages)
+{
+	WARN_ONCE(1, "mshare: set_memory_ro gate not armed\n");
+	return -EOPNOTSUPP;
+}
+
+__attribute__((noipa)) int mshare_set_memory_rw(unsigned long addr,
+						 int numpages)
+{
+	WARN_ONCE(1, "mshare: set_memory_rw gate not armed\n");
+	return -EOPNOTSUPP;
+}
+
 static struct mshare_gate mshare_gates[] = {
+	{ .name = "set_memory_ro", .stub = mshare_set_memory_ro },
+	{ .name = "set_memory_rw", .stub = mshare_set_memory_rw },
 	{ .name = "mm_alloc", .stub = mshare_mm_alloc },
 	{ .name = "hugetlb_file_setup", .stub = mshare_hugetlb_file_setup },
 	{ .name = "__mmu_notifier_invalidate_range_start",

@@ -25,14 +25,19 @@ static int __init mshare_init(void)
 	err = mshare_hook_init();
 	if (err)
 		goto out_host;
+	err = mshare_attach_seal();
+	if (err)
+		goto out_hook;
 	/* Last: once registered, regions can be made and mapped. */
 	err = msharefs_init();
 	if (err)
-		goto out_hook;
+		goto out_seal;
 
 	pr_info("version %s loaded\n", MSHARE_VERSION);
 	return 0;
 
+out_seal:
+	mshare_attach_unseal();
 out_hook:
 	mshare_hook_exit();
 out_host:
@@ -51,6 +56,7 @@ static void __exit mshare_exit(void)
 	 */
 	msharefs_exit();
 	mshare_region_check_leaks();
+	mshare_attach_unseal();
 	mshare_hook_exit();
 	mshare_host_exit();
 	mshare_attach_exit();

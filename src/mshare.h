@@ -135,6 +135,8 @@ bool mshare_attach_linked(struct mshare_attach *att, unsigned long slot);
 vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags);
 int mshare_attach_init(void);
+int mshare_attach_seal(void);
+void mshare_attach_unseal(void);
 void mshare_attach_exit(void);
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
 extern const struct vm_operations_struct mshare_vm_ops;
@@ -162,6 +164,8 @@ int mshare_ksym_init(struct ftrace_ops *ops);
 unsigned long mshare_ksym(const char *name);
 unsigned long mshare_gate_target(unsigned long ip);
 struct mm_struct *mshare_mm_alloc(void);
+int mshare_set_memory_ro(unsigned long addr, int numpages);
+int mshare_set_memory_rw(unsigned long addr, int numpages);
 int mshare_mn_start(struct mmu_notifier_range *range);
 void mshare_mn_end(struct mmu_notifier_range *range, bool only_end);
 void mshare_mn_tlb(struct mm_struct *mm, unsigned long start,
