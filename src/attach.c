@@ -36,6 +36,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 
 #include "mshare.h"
 
@@ -327,6 +328,21 @@ static const struct mmu_notifier_ops mshare_attach_mn_ops = {
 	.release		= mshare_attach_release,
 };
 
+/*
+ * Take attach_lock to change the attachment list, once no host
+ * invalidation is being forwarded (see fwd_active in mshare.h).
+ */
+static void mshare_attach_list_lock(struct mshare_region *region)
+{
+	for (;;) {
+		spin_lock(&region->attach_lock);
+		if (!region->fwd_active)
+			return;
+		spin_unlock(&region->attach_lock);
+		wait_event(region->fwd_idle, !READ_ONCE(region->fwd_active));
+	}
+}
+
 /* Called with vma->vm_mm's mmap_lock held for writing (mmap, fork). */
 static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 					       struct vm_area_struct *vma)
@@ -360,12 +376,10 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	}
 
 	mshare_region_get(region);
-	down_write(&region->fwd_sem);
-	spin_lock(&region->attach_lock);
+	mshare_attach_list_lock(region);
 	list_add(&att->node, &region->attachments);
 	region->nr_attach++;
 	spin_unlock(&region->attach_lock);
-	up_write(&region->fwd_sem);
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);
 		list_add_rcu(&att->ro_node, &mshare_ro_list);
@@ -379,12 +393,10 @@ static void mshare_attach_free(struct mshare_attach *att)
 {
 	struct mshare_region *region = att->region;
 
-	down_write(&region->fwd_sem);
-	spin_lock(&region->attach_lock);
+	mshare_attach_list_lock(region);
 	list_del(&att->node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
-	up_write(&region->fwd_sem);
 
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);
@@ -424,45 +436,73 @@ static void mshare_vm_open(struct vm_area_struct *vma)
 		vma->vm_private_data = att;
 }
 
+/* Attaching a mapping late, on behalf of a faulting task (below). */
+struct mshare_late {
+	struct work_struct	work;
+	struct mm_struct	*mm;
+	struct file		*file;
+	unsigned long		address;
+	vm_fault_t		ret;
+};
+
+static void mshare_late_work(struct work_struct *work)
+{
+	struct mshare_late *late = container_of(work, struct mshare_late,
+						work);
+	struct mm_struct *mm = late->mm;
+	struct vm_area_struct *vma;
+	struct mshare_attach *att;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, late->address);
+	if (vma && vma->vm_file == late->file &&
+	    vma->vm_ops == &mshare_vm_ops && !vma->vm_private_data) {
+		att = mshare_attach_new(mshare_inode_region(file_inode(late->file)),
+					vma);
+		if (!IS_ERR(att))
+			vma->vm_private_data = att;
+		else if (PTR_ERR(att) == -ENOMEM)
+			late->ret = VM_FAULT_OOM;
+	}
+	mmap_write_unlock(mm);
+}
+
 /*
  * A fault in a mapping that has no attachment yet (see mshare_vm_open()):
- * make it now.  Registration needs the mmap lock for writing, so drop the
- * read lock the fault holds, take the write lock, find the VMA again and
- * retry the fault.  A pending signal fails the registration again; the
- * fault is then retried after the signal is handled.  Callers that cannot
- * retry (GUP without a "locked" argument) get SIGBUS, i.e. EFAULT.
+ * make it now, then retry the fault.  Registration needs the mmap lock for
+ * writing, so the fault's read lock is dropped first.  It is done by a
+ * kworker: mm_take_all_locks() fails whenever the registering task has a
+ * signal pending, and a faulting task may have one that it cannot take
+ * until the fault is done (a kernel-mode fault in a syscall with a
+ * non-fatal signal pending is retried, not interrupted); a kworker has
+ * none.  Callers that cannot retry (GUP without a "locked" argument) get
+ * SIGBUS, i.e. EFAULT.
  */
 vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	struct file *file = vma->vm_file;
-	struct mshare_attach *att;
-	vm_fault_t ret = VM_FAULT_RETRY;
+	struct mshare_late late = {
+		.mm = vma->vm_mm,
+		.file = vma->vm_file,
+		.address = address,
+		.ret = VM_FAULT_RETRY,
+	};
 
 	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
 	    (flags & FAULT_FLAG_RETRY_NOWAIT))
 		return VM_FAULT_SIGBUS;
 
 	/* Keeps the region (the inode) and the module alive meanwhile. */
-	get_file(file);
-	mmap_read_unlock(mm);
-	if (mmap_write_lock_killable(mm))
-		goto out;
-	vma = vma_lookup(mm, address);
-	if (vma && vma->vm_file == file && vma->vm_ops == &mshare_vm_ops &&
-	    !vma->vm_private_data) {
-		att = mshare_attach_new(mshare_inode_region(file_inode(file)),
-					vma);
-		if (!IS_ERR(att))
-			vma->vm_private_data = att;
-		else if (PTR_ERR(att) == -ENOMEM)
-			ret = VM_FAULT_OOM;
-	}
-	mmap_write_unlock(mm);
-out:
-	fput(file);
-	return ret;
+	get_file(late.file);
+	mmgrab(late.mm);
+	mmap_read_unlock(late.mm);
+	INIT_WORK_ONSTACK(&late.work, mshare_late_work);
+	queue_work(system_unbound_wq, &late.work);
+	flush_work(&late.work);
+	destroy_work_on_stack(&late.work);
+	mmdrop(late.mm);
+	fput(late.file);
+	return late.ret;
 }
 
 static void mshare_vm_close(struct vm_area_struct *vma)

@@ -149,7 +149,7 @@ static int mshare_host_op_thread(void *data)
 	struct mshare_region *region = op->region;
 	int err;
 
-	mutex_lock(&region->lock);
+	/* The caller made this the region's one running change. */
 	err = mshare_host_change_begin(region);
 	if (err) {
 		op->result = err;
@@ -157,11 +157,33 @@ static int mshare_host_op_thread(void *data)
 		mshare_host_op_run(op);
 		mshare_host_change_end(region);
 	}
-	mutex_unlock(&region->lock);
+	spin_lock(&region->attach_lock);
+	region->changing = false;
+	spin_unlock(&region->attach_lock);
+	wake_up_all(&region->change_done);
 	complete(&op->done);
 	mshare_host_op_put(op);
 	/* Module text runs until here: the thread holds a module reference. */
 	module_put_and_kthread_exit(0);
+}
+
+static bool mshare_host_claim(struct mshare_region *region)
+{
+	bool claimed;
+
+	spin_lock(&region->attach_lock);
+	claimed = !region->changing;
+	region->changing = true;
+	spin_unlock(&region->attach_lock);
+	return claimed;
+}
+
+static void mshare_host_unclaim(struct mshare_region *region)
+{
+	spin_lock(&region->attach_lock);
+	region->changing = false;
+	spin_unlock(&region->attach_lock);
+	wake_up_all(&region->change_done);
 }
 
 /*
@@ -177,9 +199,19 @@ static unsigned long mshare_host_op_exec(struct mshare_region *region,
 	unsigned long ret;
 	int i;
 
+	/*
+	 * One change at a time per region, claimed here, killably, before a
+	 * thread is made: a caller killed while waiting leaves nothing
+	 * behind, and a region never has more than one change thread.
+	 */
+	if (wait_event_killable(region->change_done,
+				mshare_host_claim(region)))
+		return -EINTR;
 	op = kmemdup(req, sizeof(*op), GFP_KERNEL_ACCOUNT);
-	if (!op)
+	if (!op) {
+		mshare_host_unclaim(region);
 		return -ENOMEM;
+	}
 	refcount_set(&op->ref, 2);
 	init_completion(&op->done);
 	mshare_region_get(region);
@@ -199,6 +231,7 @@ static unsigned long mshare_host_op_exec(struct mshare_region *region,
 		module_put(THIS_MODULE);
 		refcount_dec(&op->ref);
 		mshare_host_op_put(op);
+		mshare_host_unclaim(region);
 		return PTR_ERR(tsk);
 	}
 	if (wait_for_completion_killable(&op->done))
@@ -222,7 +255,8 @@ static void mshare_host_tlb_flush(struct mmu_notifier *mn,
  * attacher's range and with the host's event: KVM, IOMMU SVA, GPU SVM and
  * RDMA ODP cache an attacher's translations, which lead to host pages, and
  * they hear only of their own mm.  start and end reach the same set of
- * attachers: fwd_sem, held for reading in between, keeps the list still.
+ * attachers: while fwd_active is non-zero the list does not change, so it
+ * can be walked without attach_lock while the callbacks sleep.
  */
 static void mshare_host_forward(struct mshare_region *region,
 				const struct mmu_notifier_range *range,
@@ -259,7 +293,9 @@ static int mshare_host_invalidate_start(struct mmu_notifier *mn,
 
 	if (!mmu_notifier_range_blockable(range))
 		return -EAGAIN;
-	down_read(&region->fwd_sem);
+	spin_lock(&region->attach_lock);
+	region->fwd_active++;
+	spin_unlock(&region->attach_lock);
 	mshare_host_forward(region, range, true);
 	return 0;
 }
@@ -269,11 +305,16 @@ static void mshare_host_invalidate_end(struct mmu_notifier *mn,
 {
 	struct mshare_region *region = container_of(mn, struct mshare_region,
 						    host_inv_mn);
+	bool idle;
 
 	if (!mmu_notifier_range_blockable(range))
 		return;
 	mshare_host_forward(region, range, false);
-	up_read(&region->fwd_sem);
+	spin_lock(&region->attach_lock);
+	idle = !--region->fwd_active;
+	spin_unlock(&region->attach_lock);
+	if (idle)
+		wake_up_all(&region->fwd_idle);
 }
 
 /* 6.12 wants the TLB callback and start/end in separate subscriptions. */
@@ -353,7 +394,7 @@ void mshare_host_destroy(struct mshare_region *region)
  * be cleared under them; GUP-fast runs with interrupts off and is fenced by
  * the flush's IPIs.  Afterwards no attacher can reach a host table and
  * attachers relink on their next fault.
- * Called with region->lock held; may sleep.
+ * Called by the region's one running change; may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region)
 {

@@ -11,7 +11,6 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
-#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -36,8 +35,15 @@
  */
 struct mshare_region {
 	refcount_t		ref;
-	/* Serialises sizing and host changes (CREATE_MAPPING, UNMAP). */
+	/* Serialises sizing. */
 	struct mutex		lock;
+	/*
+	 * A host change (CREATE_MAPPING, UNMAP) is running; one at a time
+	 * per region, and so at most one change thread per region.  Under
+	 * attach_lock; callers wait on change_done, killably.
+	 */
+	bool			changing;
+	wait_queue_head_t	change_done;
 	/* 0 until set once by ftruncate/fallocate. */
 	u64			size;
 
@@ -61,12 +67,16 @@ struct mshare_region {
 	wait_queue_head_t	mutation_done;
 	cpumask_var_t		flush_mask;
 	/*
-	 * Held for reading from a host invalidate_range_start to its end,
-	 * while the invalidation is forwarded to every attacher's notifier
-	 * chain (host.c), and for writing to add or remove an attachment:
-	 * every attacher that was told "start" is told "end".
+	 * Host invalidations being forwarded to the attachers' notifier
+	 * chains, from a start to its end (host.c).  The attachment list
+	 * does not change while it is non-zero, so every attacher told
+	 * "start" is told "end".  Not a lock: invalidations nest in one
+	 * task (a hugetlb or THP split zap inside a zap), so forwarding
+	 * never waits; adding or removing an attachment waits (fwd_idle)
+	 * until it is zero.  Under attach_lock.
 	 */
-	struct rw_semaphore	fwd_sem;
+	unsigned int		fwd_active;
+	wait_queue_head_t	fwd_idle;
 };
 
 /*

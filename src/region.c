@@ -44,7 +44,8 @@ struct mshare_region *mshare_region_alloc(void)
 	spin_lock_init(&region->attach_lock);
 	INIT_LIST_HEAD(&region->attachments);
 	init_waitqueue_head(&region->mutation_done);
-	init_rwsem(&region->fwd_sem);
+	init_waitqueue_head(&region->change_done);
+	init_waitqueue_head(&region->fwd_idle);
 	atomic_long_inc(&mshare_regions_live);
 	return region;
 }
