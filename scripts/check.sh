@@ -8,6 +8,10 @@
 # kmod group cycles the module 1000 times (the leak check); the other boots
 # cycle it 200 times.
 #
+# A boot may take up to MSHARE_VM_TIMEOUT seconds (default here 1200: the
+# first boot of a kernel, with stress and 1000 kmod cycles, took 476-495 s
+# on a loaded 2-core machine).
+#
 # Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
 # matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
 # (default fs,kmod), MSHARE_CYCLES (overrides both cycle counts).
@@ -20,7 +24,7 @@ declare -A boot_args=(
 	[no5lvl-pti]="no5lvl pti=on"
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn}
 kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
 [ -n "$kernels" ] || die "no kernels installed (make setup)"
 
@@ -38,6 +42,7 @@ run() {
 			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
 			echo "# boot $k $b"
 			# shellcheck disable=SC2086
+			MSHARE_VM_TIMEOUT=${MSHARE_VM_TIMEOUT:-1200} \
 			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
 				mshare_cycles="$cycles" ${boot_args[$b]}
 			cycles=${MSHARE_CYCLES:-200}
