@@ -66,7 +66,10 @@ bad+='blocked for more than|Kernel panic|refcount_t:|UBSAN|soft lockup|'
 bad+='hard LOCKUP|rcu: INFO|detected stall|Call Trace|corruption|'
 bad+='Poison overwritten|Redzone|Object padding|still has objects|'
 bad+='Unable to handle|stack-protector|double fault|invalid opcode|'
-bad+='kernel stack overflow|leaked|Memory leak'
+bad+='kernel stack overflow|leaked|Memory leak|'
+# Page-table corruption (mm/pgtable-generic.c prints these without a stack
+# trace) and the module's own alarms.
+bad+='\bbad p(gd|4d|ud|md)\b|mshare: ALARM:'
 if cat "$out/console.txt" "$out/dmesg.txt" | grep -E "$bad" >"$out/bad.txt"; then
 	echo "not ok - [$label] guest kernel log clean"
 	sort -u "$out/bad.txt" | head -n 20 | sed 's/^/#   log: /'

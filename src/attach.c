@@ -162,9 +162,9 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 	spin_unlock(&mm->page_table_lock);
 	spin_unlock(&region->attach_lock);
 	if (err == -EEXIST)
-		pr_warn_ratelimited("cannot link slot %lu of an attachment at %#lx in %s[%d]: page tables in the way\n",
-				    slot, att->start, current->comm,
-				    task_pid_nr(current));
+		mshare_alarm("cannot link slot %lu of an attachment at %#lx in %s[%d]: page tables in the way\n",
+			     slot, att->start, current->comm,
+			     task_pid_nr(current));
 	return err;
 }
 
@@ -691,7 +691,7 @@ void mshare_attach_exit(void)
 {
 	/* Something wrote into it: leak it rather than free a live table. */
 	if (memchr_inv(mshare_empty_pud, 0, PAGE_SIZE)) {
-		pr_err("the empty PUD table was written to; not freeing it\n");
+		mshare_alarm("the empty PUD table was written to; not freeing it\n");
 		return;
 	}
 	free_page((unsigned long)mshare_empty_pud);

@@ -519,6 +519,14 @@ static void test_mrelease(int rfd)
 	check(ok && !bad,
 	      "the OOM reaper's walk of dying read-only attachers keeps the region's data (%llu bad pages)",
 	      (unsigned long long)bad);
+	/*
+	 * The walk must really have run: ENOSYS, or victims already gone
+	 * before process_mrelease(), would make the check above vacuous.
+	 * Measured: 18 to 20 of 20 per boot.
+	 */
+	check(reaped >= MRELEASE_ROUNDS / 2,
+	      "process_mrelease reaped at least %d of %d dying attachers (%d)",
+	      MRELEASE_ROUNDS / 2, MRELEASE_ROUNDS, reaped);
 }
 
 int main(int argc, char **argv)
