@@ -6,6 +6,7 @@
  *  - the GUP-fast entry (internal_get_user_pages_fast on 6.1,
  *    gup_fast_fallback on 6.12): a FOLL_WRITE request that touches a
  *    read-only attachment fails with EFAULT, as the slow path would;
+ *  - madvise_cold_or_pageout_pte_range(): skipped on attachments;
  *  - the call-gate stubs of ksym.c: entered, they continue in the kernel
  *    function they stand for.
  * One ops for all of them keeps load and unload to a single ftrace update.
@@ -15,10 +16,27 @@
 #include <linux/ftrace.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pagewalk.h>
 
 #include "mshare.h"
 
 static unsigned long mshare_gup_fast;
+static unsigned long mshare_madv_cold;
+
+/*
+ * Stands in for madvise_cold_or_pageout_pte_range() on an attachment:
+ * MADV_COLD and MADV_PAGEOUT walk the attacher's range and take a PMD
+ * leaf for a transparent huge page, which they split when the range
+ * covers part of it; below a link such a leaf is a host hugetlb page, and
+ * splitting it as a THP corrupts the page lists (a kernel BUG on 6.12).
+ * On an attachment they do nothing; they are hints, and the pages are
+ * the host's to age.
+ */
+static int mshare_madv_cold_skip(pmd_t *pmd, unsigned long addr,
+				 unsigned long end, struct mm_walk *walk)
+{
+	return 0;
+}
 
 /* Stands in for the GUP-fast entry: same arguments, same int result. */
 static int mshare_gup_refuse(unsigned long start, unsigned long nr_pages,
@@ -39,6 +57,14 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		if (vma->vm_ops == &mshare_vm_ops &&
 		    !within_module(parent_ip, THIS_MODULE))
 			regs->ip = (unsigned long)mshare_handle_fault;
+		return;
+	}
+	if (ip - mshare_madv_cold < 16) {
+		/* (pmd, addr, end, walk) */
+		struct mm_walk *walk = (struct mm_walk *)regs->cx;
+
+		if (walk->vma && walk->vma->vm_ops == &mshare_vm_ops)
+			regs->ip = (unsigned long)mshare_madv_cold_skip;
 		return;
 	}
 	if (ip - mshare_gup_fast < 16) {
@@ -75,10 +101,18 @@ int mshare_hook_init(void)
 		pr_err("cannot find %s\n", MSHARE_GUP_FAST_FN);
 		return -ENOENT;
 	}
+	mshare_madv_cold = mshare_ksym("madvise_cold_or_pageout_pte_range");
+	if (!mshare_madv_cold) {
+		pr_err("cannot find madvise_cold_or_pageout_pte_range\n");
+		return -ENOENT;
+	}
 	err = ftrace_set_filter_ip(&mshare_hook_ops,
 				   (unsigned long)handle_mm_fault, 0, 0);
 	if (!err)
 		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_gup_fast,
+					   0, 0);
+	if (!err)
+		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_madv_cold,
 					   0, 0);
 	if (!err)
 		err = mshare_ksym_init(&mshare_hook_ops);

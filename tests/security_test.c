@@ -21,6 +21,8 @@
  *      read-write attachment
  *   8. before 6.6, no file of a huge=always tmpfs (mounted by uid 65534 in
  *      its own user namespace) can be placed; from 6.6 it can
+ *   9. MADV_COLD/MADV_PAGEOUT by an attacher over a 2 MiB hugetlb object
+ *      (they took its huge pages for THPs and split them: a kernel BUG)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -635,6 +637,58 @@ static void test_huge_tmpfs(void)
 	rmdir(where);
 }
 
+/* ------------------------------------ 9. MADV_COLD over hugetlb */
+
+static int madv_child(void *varg)
+{
+	const char *path = varg;
+	int fd = open(path, O_RDWR), bad = 0;
+	char *p;
+
+	if (fd < 0)
+		return 100;
+	p = region_attach(fd, A, RW);
+	if (!p)
+		return 101;
+	memset(p, 7, 2 * OBJ);
+	/* Part of a huge page, then all of them. */
+	bad += madvise(p + 4096, 4096, MADV_COLD) != 0;
+	bad += madvise(p, 2 * OBJ, MADV_COLD) != 0;
+	bad += madvise(p + 4096, 4096, MADV_PAGEOUT) != 0;
+	bad += madvise(p, 2 * OBJ, MADV_PAGEOUT) != 0;
+	bad += p[4096] != 7 || p[2 * OBJ - 1] != 7;
+	return bad;
+}
+
+static void test_madv_hugetlb(void)
+{
+	char path[PATH_MAX];
+	int fd, st;
+
+	group("9. MADV_COLD/MADV_PAGEOUT over a 2 MiB hugetlb object (uid 65534)");
+	if (write_file("/proc/sys/vm/nr_hugepages", "4")) {
+		check(0, "madvise: reserve 4 huge pages");
+		return;
+	}
+	fd = region_make(dir, "madv", 0666, A, path);
+	if (!check(fd >= 0 && !region_place(fd, 0, 2 * OBJ, 0, RW,
+					    MAP_SHARED | MAP_FIXED |
+					    MAP_ANONYMOUS | MAP_HUGETLB |
+					    MAP_POPULATE, -1),
+		   "madvise: a 4 MiB hugetlb object placed"))
+		goto out;
+	st = run_as(NOBODY, madv_child, path);
+	if (!check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "madvise: MADV_COLD and MADV_PAGEOUT over part of and all of it succeed and keep the data"))
+		diag("child: %s", wait_str(st));
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	write_file("/proc/sys/vm/nr_hugepages", "0");
+}
+
 /* ------------------------------------------------------ 5. ftrace */
 
 static void test_ftrace(void)
@@ -708,6 +762,7 @@ int main(int argc, char **argv)
 	test_objects();
 	test_uffd();
 	test_huge_tmpfs();
+	test_madv_hugetlb();
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
 	return tap_done();
