@@ -1,9 +1,13 @@
 # Number the TAP lines of a whole run, print the plan and the closing line
-# "N passed, M failed"; exit non-zero on any failure or when nothing ran.
+# "N passed, M failed" (", K skipped" when checks were skipped: they count
+# neither as passed nor as failed); exit non-zero on any failure or when
+# nothing ran.
 /^(not )?ok([ \t]|$)/ {
 	n++
 	if ($1 == "ok") {
 		pass++
+		if ($0 ~ /#[ \t]*SKIP/)
+			skip++
 		sub(/^ok[ \t]*[0-9]*[ \t]*-?[ \t]*/, "")
 		printf "ok %d - %s\n", n, $0
 	} else {
@@ -19,6 +23,9 @@
 { print "# " $0; fflush() }
 END {
 	printf "1..%d\n", n
-	printf "%d passed, %d failed\n", pass, fail
+	if (skip > 0)
+		printf "%d passed, %d failed, %d skipped\n", pass - skip, fail, skip
+	else
+		printf "%d passed, %d failed\n", pass, fail
 	exit (fail > 0 || n == 0) ? 1 : 0
 }

@@ -343,6 +343,126 @@ static void mshare_attach_list_lock(struct mshare_region *region)
 	}
 }
 
+/*
+ * Notifier registration on an attacher's mm, against forwarding.  The
+ * kernel keeps a new subscriber from hearing an invalidation's end without
+ * its start by taking, in mm_take_all_locks(), every lock its own
+ * invalidations of that mm hold.  Forwarded ones (host.c) hold none of the
+ * attacher's, so the module hooks mm_take_all_locks(), the one step every
+ * registration goes through (__mmu_notifier_register(), interval
+ * notifiers included): once it has the locks, each region the mm attaches
+ * is frozen, which it can be only with no forwarding in flight, until
+ * mm_drop_all_locks().  KVM on 6.1 BUG()s on an unmatched end.
+ */
+static atomic_t mshare_nr_attach = ATOMIC_INIT(0);
+static LIST_HEAD(mshare_frozen_list);
+static DEFINE_SPINLOCK(mshare_frozen_lock);	/* -> region attach_lock */
+static DECLARE_WAIT_QUEUE_HEAD(mshare_fwd_idle_wq);
+
+/* A region's forwarding went idle: registrations waiting may retry. */
+void mshare_fwd_idle_wake(void)
+{
+	wake_up_all(&mshare_fwd_idle_wq);
+}
+
+/* Unfreeze what mm froze; from the mm_drop_all_locks() hook (atomic). */
+void mshare_attach_thaw(struct mm_struct *mm)
+{
+	struct mshare_attach *att, *tmp;
+	struct mshare_region *region;
+
+	spin_lock(&mshare_frozen_lock);
+	list_for_each_entry_safe(att, tmp, &mshare_frozen_list, frozen_node) {
+		if (att->mm != mm)
+			continue;
+		list_del(&att->frozen_node);
+		region = att->region;
+		spin_lock(&region->attach_lock);
+		att->frozen = false;
+		region->frozen--;
+		spin_unlock(&region->attach_lock);
+		wake_up_all(&region->thaw);
+	}
+	spin_unlock(&mshare_frozen_lock);
+}
+
+/*
+ * Freeze every region mm attaches; false (nothing left frozen) if one of
+ * them has forwarding in flight.  mm's mmap_lock is held for writing and
+ * all its locks are taken.
+ */
+static bool mshare_attach_freeze(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	struct mshare_region *region;
+	struct mshare_attach *att;
+	VMA_ITERATOR(vmi, mm, 0);
+	bool ok = true;
+
+	spin_lock(&mshare_frozen_lock);
+	for_each_vma(vmi, vma) {
+		att = vma->vm_private_data;
+		if (vma->vm_ops != &mshare_vm_ops || !att || att->frozen)
+			continue;
+		region = att->region;
+		spin_lock(&region->attach_lock);
+		if (region->fwd_active) {
+			ok = false;
+		} else {
+			att->frozen = true;
+			region->frozen++;
+			list_add(&att->frozen_node, &mshare_frozen_list);
+		}
+		spin_unlock(&region->attach_lock);
+		if (!ok)
+			break;
+	}
+	spin_unlock(&mshare_frozen_lock);
+	if (!ok)
+		mshare_attach_thaw(mm);
+	return ok;
+}
+
+/* Does no region that mm attaches have forwarding in flight? */
+static bool mshare_attach_fwd_idle(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	struct mshare_attach *att;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	for_each_vma(vmi, vma) {
+		att = vma->vm_private_data;
+		if (vma->vm_ops == &mshare_vm_ops && att &&
+		    READ_ONCE(att->region->fwd_active))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Stands in for mm_take_all_locks() (hook.c; the real one is entered
+ * through a gate).  While a region of mm has forwarding in flight, let go
+ * of the locks and wait for it, killably: mm_take_all_locks() may fail
+ * with -EINTR anyway.  Only mm's mmap_lock is held while waiting, which
+ * forwarding never needs.
+ */
+int mshare_take_all_locks(struct mm_struct *mm)
+{
+	int err;
+
+	for (;;) {
+		err = mshare_gate_take_all_locks(mm);
+		if (err || !atomic_read(&mshare_nr_attach))
+			return err;
+		if (mshare_attach_freeze(mm))
+			return 0;
+		mshare_gate_drop_all_locks(mm);
+		if (wait_event_killable(mshare_fwd_idle_wq,
+					mshare_attach_fwd_idle(mm)))
+			return -EINTR;
+	}
+}
+
 /* Called with vma->vm_mm's mmap_lock held for writing (mmap, fork). */
 static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 					       struct vm_area_struct *vma)
@@ -380,6 +500,7 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	list_add(&att->node, &region->attachments);
 	region->nr_attach++;
 	spin_unlock(&region->attach_lock);
+	atomic_inc(&mshare_nr_attach);
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);
 		list_add_rcu(&att->ro_node, &mshare_ro_list);
@@ -397,6 +518,7 @@ static void mshare_attach_free(struct mshare_attach *att)
 	list_del(&att->node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
+	atomic_dec(&mshare_nr_attach);
 
 	if (att->readonly) {
 		spin_lock(&mshare_ro_lock);

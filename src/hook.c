@@ -7,6 +7,8 @@
  *    gup_fast_fallback on 6.12): a FOLL_WRITE request that touches a
  *    read-only attachment fails with EFAULT, as the slow path would;
  *  - madvise_cold_or_pageout_pte_range(): skipped on attachments;
+ *  - mm_take_all_locks()/mm_drop_all_locks(): a notifier registration on
+ *    an attacher's mm freezes forwarding into it (attach.c);
  *  - the call-gate stubs of ksym.c: entered, they continue in the kernel
  *    function they stand for.
  * One ops for all of them keeps load and unload to a single ftrace update.
@@ -22,6 +24,7 @@
 
 static unsigned long mshare_gup_fast;
 static unsigned long mshare_madv_cold;
+static unsigned long mshare_take_all, mshare_drop_all;
 
 /*
  * Stands in for madvise_cold_or_pageout_pte_range() on an attachment:
@@ -57,6 +60,16 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		if (vma->vm_ops == &mshare_vm_ops &&
 		    !within_module(parent_ip, THIS_MODULE))
 			regs->ip = (unsigned long)mshare_handle_fault;
+		return;
+	}
+	if (ip - mshare_take_all < 16) {
+		/* The module's own call (through the gate) runs as it is. */
+		if (!within_module(parent_ip, THIS_MODULE))
+			regs->ip = (unsigned long)mshare_take_all_locks;
+		return;
+	}
+	if (ip - mshare_drop_all < 16) {
+		mshare_attach_thaw((struct mm_struct *)regs->di);
 		return;
 	}
 	if (ip - mshare_madv_cold < 16) {
@@ -102,8 +115,10 @@ int mshare_hook_init(void)
 		return -ENOENT;
 	}
 	mshare_madv_cold = mshare_ksym("madvise_cold_or_pageout_pte_range");
-	if (!mshare_madv_cold) {
-		pr_err("cannot find madvise_cold_or_pageout_pte_range\n");
+	mshare_take_all = mshare_ksym("mm_take_all_locks");
+	mshare_drop_all = mshare_ksym("mm_drop_all_locks");
+	if (!mshare_madv_cold || !mshare_take_all || !mshare_drop_all) {
+		pr_err("cannot find madvise_cold_or_pageout_pte_range, mm_take_all_locks or mm_drop_all_locks\n");
 		return -ENOENT;
 	}
 	err = ftrace_set_filter_ip(&mshare_hook_ops,
@@ -113,6 +128,12 @@ int mshare_hook_init(void)
 					   0, 0);
 	if (!err)
 		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_madv_cold,
+					   0, 0);
+	if (!err)
+		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_take_all,
+					   0, 0);
+	if (!err)
+		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_drop_all,
 					   0, 0);
 	if (!err)
 		err = mshare_ksym_init(&mshare_hook_ops);

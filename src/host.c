@@ -283,7 +283,7 @@ static void mshare_host_forward(struct mshare_region *region,
  * Host invalidations are always blockable: nothing runs in a host mm, so
  * the OOM reaper, the only non-blocking caller, never picks one.  Should a
  * non-blocking one come all the same, it is refused (the caller then
- * skips the range), since forwarding it could not wait for fwd_sem.
+ * skips the range), since forwarding may have to wait (thaw, below).
  */
 static int mshare_host_invalidate_start(struct mmu_notifier *mn,
 					const struct mmu_notifier_range *range)
@@ -293,7 +293,20 @@ static int mshare_host_invalidate_start(struct mmu_notifier *mn,
 
 	if (!mmu_notifier_range_blockable(range))
 		return -EAGAIN;
+	/*
+	 * An attacher's mm is between mm_take_all_locks() and
+	 * mm_drop_all_locks() for a notifier registration: wait, or the new
+	 * subscriber would hear this range's end but not its start.  It froze
+	 * the region only with no forwarding in flight, so this is never a
+	 * nested start of this task; and it holds only its own mm's locks,
+	 * which no forwarding needs, and drops them right away.
+	 */
 	spin_lock(&region->attach_lock);
+	while (region->frozen) {
+		spin_unlock(&region->attach_lock);
+		wait_event(region->thaw, !READ_ONCE(region->frozen));
+		spin_lock(&region->attach_lock);
+	}
 	region->fwd_active++;
 	spin_unlock(&region->attach_lock);
 	mshare_host_forward(region, range, true);
@@ -313,8 +326,10 @@ static void mshare_host_invalidate_end(struct mmu_notifier *mn,
 	spin_lock(&region->attach_lock);
 	idle = !--region->fwd_active;
 	spin_unlock(&region->attach_lock);
-	if (idle)
+	if (idle) {
 		wake_up_all(&region->fwd_idle);
+		mshare_fwd_idle_wake();
+	}
 }
 
 /* 6.12 wants the TLB callback and start/end in separate subscriptions. */

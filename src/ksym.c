@@ -100,7 +100,20 @@ __attribute__((noipa)) int mshare_set_memory_rw(unsigned long addr,
 	return -EOPNOTSUPP;
 }
 
+__attribute__((noipa)) int mshare_gate_take_all_locks(struct mm_struct *mm)
+{
+	WARN_ONCE(1, "mshare: mm_take_all_locks gate not armed\n");
+	return -EINTR;
+}
+
+__attribute__((noipa)) void mshare_gate_drop_all_locks(struct mm_struct *mm)
+{
+	WARN_ONCE(1, "mshare: mm_drop_all_locks gate not armed\n");
+}
+
 static struct mshare_gate mshare_gates[] = {
+	{ .name = "mm_take_all_locks", .stub = mshare_gate_take_all_locks },
+	{ .name = "mm_drop_all_locks", .stub = mshare_gate_drop_all_locks },
 	{ .name = "set_memory_ro", .stub = mshare_set_memory_ro },
 	{ .name = "set_memory_rw", .stub = mshare_set_memory_rw },
 	{ .name = "mm_alloc", .stub = mshare_mm_alloc },

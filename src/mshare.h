@@ -77,6 +77,14 @@ struct mshare_region {
 	 */
 	unsigned int		fwd_active;
 	wait_queue_head_t	fwd_idle;
+	/*
+	 * Attachments of this region whose mm is registering an mmu notifier
+	 * (attach.c, mshare_take_all_locks()): forwarding waits (thaw) until
+	 * it is zero, so a subscriber never hears a forwarded end without
+	 * its start.  Under attach_lock.
+	 */
+	unsigned int		frozen;
+	wait_queue_head_t	thaw;
 };
 
 /*
@@ -103,6 +111,9 @@ struct mshare_attach {
 	 */
 	unsigned long		*linked;
 	int			invalidating;	/* notifier ranges in flight */
+	/* Counted in region->frozen; on mshare_frozen_list.  attach.c */
+	bool			frozen;
+	struct list_head	frozen_node;
 };
 
 /*
@@ -151,6 +162,9 @@ void mshare_attach_unlink(struct mshare_attach *att, unsigned long start,
 bool mshare_attach_linked(struct mshare_attach *att, unsigned long slot);
 vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags);
+int mshare_take_all_locks(struct mm_struct *mm);
+void mshare_attach_thaw(struct mm_struct *mm);
+void mshare_fwd_idle_wake(void);
 int mshare_attach_init(void);
 int mshare_attach_seal(void);
 void mshare_attach_unseal(void);
@@ -181,6 +195,8 @@ int mshare_ksym_init(struct ftrace_ops *ops);
 unsigned long mshare_ksym(const char *name);
 unsigned long mshare_gate_target(unsigned long ip);
 struct mm_struct *mshare_mm_alloc(void);
+int mshare_gate_take_all_locks(struct mm_struct *mm);
+void mshare_gate_drop_all_locks(struct mm_struct *mm);
 int mshare_set_memory_ro(unsigned long addr, int numpages);
 int mshare_set_memory_rw(unsigned long addr, int numpages);
 int mshare_mn_start(struct mmu_notifier_range *range);

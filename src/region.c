@@ -46,6 +46,7 @@ struct mshare_region *mshare_region_alloc(void)
 	init_waitqueue_head(&region->mutation_done);
 	init_waitqueue_head(&region->change_done);
 	init_waitqueue_head(&region->fwd_idle);
+	init_waitqueue_head(&region->thaw);
 	atomic_long_inc(&mshare_regions_live);
 	return region;
 }

@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/msharefs.h>
@@ -618,6 +620,72 @@ out:
 	detach(fd, at, mfd, path);
 }
 
+/*
+ * g. Notifiers registered on an attacher while host changes are being
+ * forwarded to it: each must hear every end together with its start (KVM
+ * BUG()s on 6.1 otherwise).  A child replaces a populated 64 MiB object
+ * over and over; this process registers and drops counting notifiers on
+ * its attachment meanwhile.
+ */
+static void test_register_race(void)
+{
+	struct mncount_range r;
+	struct mncount_counts c;
+	char path[PATH_MAX + 8];
+	int fd, nfd, regs = 0, bad = 0, seen = 0;
+	time_t until;
+	pid_t pid;
+	char *at;
+
+	group("g. registrations during forwarded host changes stay balanced");
+	snprintf(path, sizeof(path), "%s/race", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (!check(fd >= 0 && !ftruncate(fd, (off_t)REGION_ALIGN) &&
+		   !region_place_anon(fd, 0, 64UL << 20),
+		   "g: set-up (a populated 64 MiB object)"))
+		goto out;
+	at = region_attach(fd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	if (!check(at != NULL, "g: attach"))
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		for (;;) {
+			if (region_unmap(fd, 0, 64UL << 20) ||
+			    region_place_anon(fd, 0, 64UL << 20))
+				_exit(1);
+		}
+	}
+	r.start = (uintptr_t)at;
+	r.end = (uintptr_t)at + (64UL << 20);
+	until = time(NULL) + 4;
+	while (time(NULL) < until) {
+		nfd = open(MNCOUNT_DEV, O_RDWR | O_CLOEXEC);
+		if (nfd < 0 || ioctl(nfd, MNCOUNT_REGISTER, &r)) {
+			if (nfd >= 0)
+				close(nfd);
+			continue;
+		}
+		regs++;
+		usleep(500);
+		if (!ioctl(nfd, MNCOUNT_GET, &c)) {
+			seen += c.starts > 0;
+			bad += c.ends > c.starts;
+		}
+		close(nfd);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	diag("g: %d registrations, %d saw host changes, %d saw an end without its start",
+	     regs, seen, bad);
+	check(regs > 0 && bad == 0,
+	      "g: no notifier registered during forwarded host changes heard an end without its start");
+	munmap(at, REGION_ALIGN);
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	int loaded;
@@ -642,6 +710,7 @@ int main(int argc, char **argv)
 	test_unmap();
 	test_create_over();
 	test_two();
+	test_register_race();
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
