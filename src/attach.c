@@ -29,6 +29,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/file.h>
+#include <linux/memcontrol.h>
 #include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -558,23 +559,54 @@ static void mshare_vm_open(struct vm_area_struct *vma)
 		vma->vm_private_data = att;
 }
 
-/* Attaching a mapping late, on behalf of a faulting task (below). */
+/*
+ * Attaching a mapping late, on behalf of a faulting task (below): a
+ * request shared by the task and the worker, so that the task can be
+ * killed while it waits.
+ */
 struct mshare_late {
 	struct work_struct	work;
+	refcount_t		ref;
+	struct completion	done;
 	struct mm_struct	*mm;
 	struct file		*file;
+	struct mem_cgroup	*memcg;
 	unsigned long		address;
+	unsigned int		memalloc;	/* the task's NOFS/NOIO scope */
 	vm_fault_t		ret;
 };
+
+static struct workqueue_struct *mshare_late_wq;
+
+static void mshare_late_put(struct mshare_late *late)
+{
+	if (!refcount_dec_and_test(&late->ref))
+		return;
+	fput(late->file);
+	mmdrop(late->mm);
+	mem_cgroup_put(late->memcg);
+	kfree(late);
+}
 
 static void mshare_late_work(struct work_struct *work)
 {
 	struct mshare_late *late = container_of(work, struct mshare_late,
 						work);
 	struct mm_struct *mm = late->mm;
+	unsigned int nofs = 0, noio = 0;
+	struct mem_cgroup *old_memcg;
 	struct vm_area_struct *vma;
 	struct mshare_attach *att;
 
+	/* The faulting task may have been killed, and its mm gone. */
+	if (!mmget_not_zero(mm))
+		goto out;
+	/* As the task would have: its memory cgroup, its reclaim scope. */
+	old_memcg = set_active_memcg(late->memcg);
+	if (late->memalloc & PF_MEMALLOC_NOFS)
+		nofs = memalloc_nofs_save();
+	if (late->memalloc & PF_MEMALLOC_NOIO)
+		noio = memalloc_noio_save();
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, late->address);
 	if (vma && vma->vm_file == late->file &&
@@ -587,44 +619,61 @@ static void mshare_late_work(struct work_struct *work)
 			late->ret = VM_FAULT_OOM;
 	}
 	mmap_write_unlock(mm);
+	if (late->memalloc & PF_MEMALLOC_NOIO)
+		memalloc_noio_restore(noio);
+	if (late->memalloc & PF_MEMALLOC_NOFS)
+		memalloc_nofs_restore(nofs);
+	set_active_memcg(old_memcg);
+	mmput_async(mm);
+out:
+	complete(&late->done);
+	mshare_late_put(late);
 }
 
 /*
  * A fault in a mapping that has no attachment yet (see mshare_vm_open()):
  * make it now, then retry the fault.  Registration needs the mmap lock for
  * writing, so the fault's read lock is dropped first.  It is done by a
- * kworker: mm_take_all_locks() fails whenever the registering task has a
- * signal pending, and a faulting task may have one that it cannot take
- * until the fault is done (a kernel-mode fault in a syscall with a
- * non-fatal signal pending is retried, not interrupted); a kworker has
- * none.  Callers that cannot retry (GUP without a "locked" argument) get
- * SIGBUS, i.e. EFAULT.
+ * worker of the module's own workqueue: mm_take_all_locks() fails
+ * whenever the registering task has a signal pending, and a faulting task
+ * may have one that it cannot take until the fault is done (a kernel-mode
+ * fault in a syscall with a non-fatal signal pending is retried, not
+ * interrupted); a worker has none.  The task waits killably.  Callers that
+ * cannot retry (GUP without a "locked" argument) get SIGBUS, i.e. EFAULT.
  */
 vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags)
 {
-	struct mshare_late late = {
-		.mm = vma->vm_mm,
-		.file = vma->vm_file,
-		.address = address,
-		.ret = VM_FAULT_RETRY,
-	};
+	struct mshare_late *late;
+	vm_fault_t ret;
 
 	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
 	    (flags & FAULT_FLAG_RETRY_NOWAIT))
 		return VM_FAULT_SIGBUS;
-
+	late = kzalloc(sizeof(*late), GFP_KERNEL_ACCOUNT);
+	if (!late)
+		return VM_FAULT_OOM;
+	INIT_WORK(&late->work, mshare_late_work);
+	refcount_set(&late->ref, 2);
+	init_completion(&late->done);
+	late->mm = vma->vm_mm;
+	mmgrab(late->mm);
 	/* Keeps the region (the inode) and the module alive meanwhile. */
-	get_file(late.file);
-	mmgrab(late.mm);
-	mmap_read_unlock(late.mm);
-	INIT_WORK_ONSTACK(&late.work, mshare_late_work);
-	queue_work(system_unbound_wq, &late.work);
-	flush_work(&late.work);
-	destroy_work_on_stack(&late.work);
-	mmdrop(late.mm);
-	fput(late.file);
-	return late.ret;
+	late->file = get_file(vma->vm_file);
+	late->memcg = get_mem_cgroup_from_mm(late->mm);
+	late->memalloc = current->flags & (PF_MEMALLOC_NOFS |
+					   PF_MEMALLOC_NOIO);
+	late->address = address;
+	late->ret = VM_FAULT_RETRY;
+
+	mmap_read_unlock(late->mm);
+	queue_work(mshare_late_wq, &late->work);
+	if (wait_for_completion_killable(&late->done))
+		ret = VM_FAULT_RETRY;	/* killed: the worker finishes alone */
+	else
+		ret = late->ret;
+	mshare_late_put(late);
+	return ret;
 }
 
 static void mshare_vm_close(struct vm_area_struct *vma)
@@ -780,9 +829,14 @@ unsigned long mshare_attach_area(unsigned long addr, unsigned long len,
 
 int mshare_attach_init(void)
 {
-	mshare_empty_pud = (void *)get_zeroed_page(GFP_KERNEL);
-	if (!mshare_empty_pud)
+	mshare_late_wq = alloc_workqueue("mshare_late", WQ_UNBOUND, 0);
+	if (!mshare_late_wq)
 		return -ENOMEM;
+	mshare_empty_pud = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!mshare_empty_pud) {
+		destroy_workqueue(mshare_late_wq);
+		return -ENOMEM;
+	}
 	mshare_empty_pfn = PHYS_PFN(__pa(mshare_empty_pud));
 	return 0;
 }
@@ -811,6 +865,8 @@ void mshare_attach_unseal(void)
 /* Called when no attachment is left, after mshare_attach_unseal(). */
 void mshare_attach_exit(void)
 {
+	/* Late attaches still running hold no module reference any more. */
+	destroy_workqueue(mshare_late_wq);
 	/* Something wrote into it: leak it rather than free a live table. */
 	if (memchr_inv(mshare_empty_pud, 0, PAGE_SIZE)) {
 		mshare_alarm("the empty PUD table was written to; not freeing it\n");
