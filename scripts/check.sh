@@ -28,8 +28,20 @@ groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,
 kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
 [ -n "$kernels" ] || die "no kernels installed (make setup)"
 
+# Without MSHARE_KERNELS the matrix is every series: a missing one fails the
+# run instead of quietly shrinking it.
+missing=
+if [ -z "${MSHARE_KERNELS:-}" ]; then
+	for s in 6.1 6.12; do
+		[ -n "$(kernels_of "$s")" ] || missing="$missing $s"
+	done
+fi
+
 run() {
-	local k b cycles extra
+	local k b cycles extra rc planned=0 ran=0
+	for k in $missing; do
+		echo "not ok - harness: no $k kernel installed (make setup)"
+	done
 	# shellcheck disable=SC2086
 	"$top/scripts/dkms-install.sh" $kernels | sed 's/^/# /' || return
 	for k in $kernels; do
@@ -41,14 +53,28 @@ run() {
 		for b in $boots; do
 			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
 			echo "# boot $k $b"
+			planned=$((planned + 1))
+			rc=0
 			# shellcheck disable=SC2086
 			MSHARE_VM_TIMEOUT=${MSHARE_VM_TIMEOUT:-1200} \
 			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
-				mshare_cycles="$cycles" ${boot_args[$b]}
+				mshare_cycles="$cycles" ${boot_args[$b]} || rc=$?
+			# run() is on the left of ||, so set -e is off here: a
+			# boot that dies before its verdicts must still fail.
+			if [ "$rc" -eq 0 ]; then
+				ran=$((ran + 1))
+			else
+				echo "not ok - [$k-$b] vm-run.sh stopped early (exit $rc)"
+			fi
 			cycles=${MSHARE_CYCLES:-200}
 			extra=
 		done
 	done
+	if [ "$ran" -eq "$planned" ]; then
+		echo "ok - harness: all $planned planned boots reported"
+	else
+		echo "not ok - harness: $ran of $planned planned boots reported"
+	fi
 }
 
 # mawk (Debian's awk) reads its input in blocks unless told otherwise, which

@@ -163,7 +163,7 @@ int mshare_attach_link(struct mshare_attach *att, unsigned long slot,
 	spin_unlock(&mm->page_table_lock);
 	spin_unlock(&region->attach_lock);
 	if (err == -EEXIST)
-		mshare_alarm("cannot link slot %lu of an attachment at %#lx in %s[%d]: page tables in the way\n",
+		mshare_alarm("slot %lu of attachment %#lx in %s[%d]: page tables in the way\n",
 			     slot, att->start, current->comm,
 			     task_pid_nr(current));
 	return err;
@@ -334,6 +334,7 @@ static const struct mmu_notifier_ops mshare_attach_mn_ops = {
  * invalidation is being forwarded (see fwd_active in mshare.h).
  */
 static void mshare_attach_list_lock(struct mshare_region *region)
+	__acquires(&region->attach_lock)
 {
 	for (;;) {
 		spin_lock(&region->attach_lock);
@@ -397,8 +398,9 @@ static bool mshare_attach_freeze(struct mm_struct *mm)
 	struct vm_area_struct *vma;
 	struct mshare_region *region;
 	struct mshare_attach *att;
-	VMA_ITERATOR(vmi, mm, 0);
 	bool ok = true;
+
+	VMA_ITERATOR(vmi, mm, 0);
 
 	spin_lock(&mshare_frozen_lock);
 	for_each_vma(vmi, vma) {
@@ -429,8 +431,8 @@ static bool mshare_attach_fwd_idle(struct mm_struct *mm)
 {
 	struct vm_area_struct *vma;
 	struct mshare_attach *att;
-	VMA_ITERATOR(vmi, mm, 0);
 
+	VMA_ITERATOR(vmi, mm, 0);
 	for_each_vma(vmi, vma) {
 		att = vma->vm_private_data;
 		if (vma->vm_ops == &mshare_vm_ops && att &&

@@ -86,15 +86,15 @@ __attribute__((noipa)) void mshare_mn_tlb(struct mm_struct *mm,
 	WARN_ONCE(1, "mshare: secondary TLB gate not armed\n");
 }
 
-__attribute__((noipa)) int mshare_set_memory_ro(unsigned long addr,
-						 int numpages)
+__attribute__((noipa))
+int mshare_set_memory_ro(unsigned long addr, int numpages)
 {
 	WARN_ONCE(1, "mshare: set_memory_ro gate not armed\n");
 	return -EOPNOTSUPP;
 }
 
-__attribute__((noipa)) int mshare_set_memory_rw(unsigned long addr,
-						 int numpages)
+__attribute__((noipa))
+int mshare_set_memory_rw(unsigned long addr, int numpages)
 {
 	WARN_ONCE(1, "mshare: set_memory_rw gate not armed\n");
 	return -EOPNOTSUPP;
