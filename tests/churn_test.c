@@ -100,28 +100,6 @@ static void churn_stop(void)
 	}
 }
 
-static int kernel_version(void)
-{
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return 0;
-	return major * 100 + minor;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 /* 1a. hugetlb objects replaced over and over (nested zaps on 6.1) */
 static void test_hugetlb(void)
 {
@@ -130,7 +108,7 @@ static void test_hugetlb(void)
 	char *p;
 
 	diag("---- 1a. hugetlb objects replaced while processes attach and detach");
-	if (!check(!write_str("/proc/sys/vm/nr_hugepages", "8"),
+	if (!check(!write_file("/proc/sys/vm/nr_hugepages", "8"),
 		   "hugetlb: reserve 8 huge pages"))
 		return;
 	fd = region_make(mnt, "churn_hugetlb", 0600, A, path);
@@ -159,7 +137,7 @@ static void test_hugetlb(void)
 		munmap(p, A);
 	close(fd);
 	unlink(path);
-	write_str("/proc/sys/vm/nr_hugepages", "0");
+	write_file("/proc/sys/vm/nr_hugepages", "0");
 }
 
 /* 1b. holes punched in a PMD-mapped huge tmpfs file (THP splits) */

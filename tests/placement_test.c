@@ -70,18 +70,6 @@ static long file_long(const char *path)
 	return strtol(buf, NULL, 10);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 /* ------------------------------------------------------ 1. memcg */
 
 static int memcg_child(void *unused)
@@ -92,7 +80,7 @@ static int memcg_child(void *unused)
 
 	(void)unused;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (write_str(CGT "/cgroup.procs", pid))
+	if (write_file(CGT "/cgroup.procs", pid))
 		return 2;
 	fd = region_make(dir, "memcg", 0600, A, path);
 	if (fd < 0)
@@ -125,7 +113,7 @@ static void test_memcg(void)
 		return;
 	}
 	if (!check((mkdir(CGT, 0755) == 0 || errno == EEXIST) &&
-		   !write_str(CG "/cgroup.subtree_control", "+memory") &&
+		   !write_file(CG "/cgroup.subtree_control", "+memory") &&
 		   access(CGT "/memory.current", F_OK) == 0,
 		   "memcg: a child cgroup with the memory controller"))
 		return;

@@ -211,18 +211,6 @@ struct nest_arg {
 #define NEST_SELF	4	/* placing B in B was accepted */
 #define NEST_WROTE	8	/* and B's attacher could write A */
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 /*
  * In a child, read (which links the slot) and then write the attachment
  * at m; whether the write went through.  A fault kills only the child.
@@ -565,17 +553,6 @@ static void test_uffd(void)
 }
 
 /* ------------------------------------------------ 8. huge tmpfs */
-
-/* Kernel release as major * 100 + minor, e.g. 612 */
-static int kernel_version(void)
-{
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return 0;
-	return major * 100 + minor;
-}
 
 /*
  * Child (uid 65534): mount a huge=always tmpfs in its own namespaces and

@@ -13,4 +13,10 @@
  */
 ssize_t read_file(const char *path, char *buf, size_t bufsize);
 
+/* Write the string s to the file at path (a sysctl, an id map).  0 or -1. */
+int write_file(const char *path, const char *s);
+
+/* The running kernel's version as major * 100 + minor (612 for 6.12). */
+int kernel_version(void);
+
 #endif /* MSHARE_TESTS_UTIL_H */
