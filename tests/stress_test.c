@@ -9,9 +9,14 @@
  * Readers also go through /proc/self/mem (GUP that may not retry).
  *
  * Every page's first word is 0 (new object, not tagged yet) or its tag:
- * (generation << 32 | page index).  Anything else means an attacher saw a
- * stale, freed or foreign page: wrong data.  Accesses during a replacement
- * may get SIGBUS/SIGSEGV; the readers catch those and go on.
+ * (generation << 32 | object << 20 | page index).  Anything else means an
+ * attacher saw a foreign or freed page; a generation older than one the
+ * reader already saw for that object means a stale page: wrong data either
+ * way.  Accesses during a replacement may get SIGBUS/SIGSEGV, and reads
+ * through /proc/self/mem may fail then; the readers catch those and go on,
+ * but count them, with the zero words, in a page shared by all processes:
+ * the run fails when most reads fault, fail or see only zeros, since the
+ * tag check then proves nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,12 +44,27 @@
 #define NWORKERS	6
 
 static sigjmp_buf jump;
-static volatile sig_atomic_t faults;
+
+/* Counters of every reader, in a MAP_SHARED page (main() maps it). */
+struct stats {
+	long loads;		/* CPU loads attempted */
+	long faults;		/* ... that got SIGBUS/SIGSEGV */
+	long tagged;		/* reads (either way) that saw a tag */
+	long zeros;		/* reads that saw 0 */
+	long mem_reads;		/* /proc/self/mem reads attempted */
+	long mem_fails;		/* ... that failed */
+};
+static struct stats *stats;
+
+static void count(long *c)
+{
+	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
 
 static void on_fault(int sig)
 {
 	(void)sig;
-	faults++;
+	count(&stats->faults);
 	siglongjmp(jump, 1);
 }
 
@@ -56,12 +76,31 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static uint64_t tag(uint64_t gen, int obj, int page)
+{
+	return gen << 32 | (uint64_t)obj << 20 | (uint64_t)page;
+}
+
+/* The newest generation this reader has seen of each object */
+static uint64_t seen_gen[NOBJ];
+
 static int tag_ok(uint64_t v, int obj, int page, const char *how)
 {
-	if (v == 0 || (v & 0xffffffff) == (uint64_t)page)
+	uint64_t gen = v >> 32;
+
+	if (v == 0) {
+		count(&stats->zeros);
 		return 1;
-	diag("wrong data (%s): object %d page %d holds %#llx",
-	     how, obj, page, (unsigned long long)v);
+	}
+	count(&stats->tagged);
+	if ((v & 0xffffffff) == (tag(0, obj, page) & 0xffffffff) &&
+	    gen >= seen_gen[obj]) {
+		seen_gen[obj] = gen;
+		return 1;
+	}
+	diag("wrong data (%s): object %d page %d holds %#llx (newest generation seen %llu)",
+	     how, obj, page, (unsigned long long)v,
+	     (unsigned long long)seen_gen[obj]);
 	return 0;
 }
 
@@ -83,13 +122,17 @@ static int check_pages(volatile uint64_t *base, unsigned int seed, int mem)
 		page = rand_r(&seed) % OBJ_PAGES;
 		word = base + (OBJ_OFFSET(obj) + (uint64_t)page * 4096) / 8;
 		if (mem >= 0 && i % 8 == 0) {
-			if (pread(mem, &v, sizeof(v), (off_t)(uintptr_t)word) ==
-			    sizeof(v) && !tag_ok(v, obj, page, "/proc/self/mem"))
+			count(&stats->mem_reads);
+			if (pread(mem, &v, sizeof(v), (off_t)(uintptr_t)word) !=
+			    sizeof(v))
+				count(&stats->mem_fails);
+			else if (!tag_ok(v, obj, page, "/proc/self/mem"))
 				return 3;
 			continue;
 		}
 		if (sigsetjmp(jump, 1))
 			continue;	/* object being replaced */
+		count(&stats->loads);
 		v = *word;
 		if (!tag_ok(v, obj, page, "load"))
 			return 3;
@@ -162,7 +205,8 @@ static int mutator(int rfd, double until, long *rounds)
 			return 5;
 		gen++;
 		for (i = 0; i < (long)OBJ_PAGES; i++)
-			base[(OBJ_OFFSET(obj) + i * 4096) / 8] = gen << 32 | i;
+			base[(OBJ_OFFSET(obj) + i * 4096) / 8] =
+				tag(gen, obj, (int)i);
 		(*rounds)++;
 	}
 	munmap(base, ALIGN_A);
@@ -174,11 +218,18 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
 	double secs = argc > 2 ? atof(argv[2]) : 60, start, until;
 	long spawned = 0, killed = 0, bad = 0, rounds = 0;
+	int ok;
 	pid_t workers[NWORKERS], mut;
 	char path[256];
 	int rfd, i, st, pipefd[2];
 
 	alarm((unsigned int)secs + 120);
+	stats = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (stats == MAP_FAILED) {
+		check(0, "stress setup: the shared counters: %s", strerror(errno));
+		return tap_done();
+	}
 	snprintf(path, sizeof(path), "%s/stress_%d", dir, (int)getpid());
 	rfd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (rfd < 0 || ftruncate(rfd, ALIGN_A)) {
@@ -253,6 +304,19 @@ int main(int argc, char **argv)
 	check(WIFEXITED(st) && !WEXITSTATUS(st) && rounds > 10,
 	      "the mutator ran throughout (%ld replacements, exit %d)",
 	      rounds, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	/*
+	 * The tag check above proves something only if the reads mostly
+	 * worked and saw tags: faults, failed GUP reads and zero words are
+	 * each allowed for the short windows of a replacement only.
+	 */
+	diag("reads: %ld loads (%ld faulted), %ld /proc/self/mem (%ld failed), %ld saw a tag, %ld a zero",
+	     stats->loads, stats->faults, stats->mem_reads, stats->mem_fails,
+	     stats->tagged, stats->zeros);
+	ok = stats->loads > 1000 && stats->faults * 2 < stats->loads &&
+	     stats->mem_reads > 100 && stats->mem_fails * 2 < stats->mem_reads &&
+	     stats->tagged > 2 * stats->zeros;
+	check(ok, "the readers' reads mostly worked and saw tags (fewer than half faulted or failed, tags twice as common as zeros)");
+	bad += !ok;
 	close(rfd);
 	unlink(path);
 	/*
