@@ -58,7 +58,8 @@ run() {
 			# shellcheck disable=SC2086
 			MSHARE_VM_TIMEOUT=${MSHARE_VM_TIMEOUT:-1200} \
 			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
-				mshare_cycles="$cycles" ${boot_args[$b]} || rc=$?
+				mshare_cycles="$cycles" mshare_strict=1 \
+				${boot_args[$b]} || rc=$?
 			# run() is on the left of ||, so set -e is off here: a
 			# boot that dies before its verdicts must still fail.
 			if [ "$rc" -eq 0 ]; then
