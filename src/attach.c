@@ -34,6 +34,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
@@ -405,7 +406,12 @@ static bool mshare_attach_freeze(struct mm_struct *mm)
 	spin_lock(&mshare_frozen_lock);
 	for_each_vma(vmi, vma) {
 		att = vma->vm_private_data;
-		if (vma->vm_ops != &mshare_vm_ops || !att || att->frozen)
+		/*
+		 * att->mm: during fork (6.8+), the child's tree still holds
+		 * the parent's VMAs, whose attachments are not the child's.
+		 */
+		if (vma->vm_ops != &mshare_vm_ops || !att || att->mm != mm ||
+		    att->frozen)
 			continue;
 		region = att->region;
 		spin_lock(&region->attach_lock);
@@ -435,7 +441,7 @@ static bool mshare_attach_fwd_idle(struct mm_struct *mm)
 	VMA_ITERATOR(vmi, mm, 0);
 	for_each_vma(vmi, vma) {
 		att = vma->vm_private_data;
-		if (vma->vm_ops == &mshare_vm_ops && att &&
+		if (vma->vm_ops == &mshare_vm_ops && att && att->mm == mm &&
 		    READ_ONCE(att->region->fwd_active))
 			return false;
 	}
@@ -449,7 +455,7 @@ static bool mshare_attach_fwd_idle(struct mm_struct *mm)
  * with -EINTR anyway.  Only mm's mmap_lock is held while waiting, which
  * forwarding never needs.
  */
-int mshare_take_all_locks(struct mm_struct *mm)
+static int __mshare_take_all_locks(struct mm_struct *mm)
 {
 	int err;
 
@@ -464,6 +470,19 @@ int mshare_take_all_locks(struct mm_struct *mm)
 					mshare_attach_fwd_idle(mm)))
 			return -EINTR;
 	}
+}
+
+/*
+ * Any task registering a notifier runs this module text and may sleep in
+ * it, which RCU-tasks does not wait for at unload: the hook took a module
+ * reference (hook.c), dropped here last; only the return is left then.
+ */
+int mshare_take_all_locks(struct mm_struct *mm)
+{
+	int err = __mshare_take_all_locks(mm);
+
+	module_put(THIS_MODULE);
+	return err;
 }
 
 /* Called with vma->vm_mm's mmap_lock held for writing (mmap, fork). */
@@ -575,7 +594,6 @@ struct mshare_late {
 	struct mem_cgroup	*memcg;
 	unsigned long		address;
 	unsigned int		memalloc;	/* the task's NOFS/NOIO scope */
-	vm_fault_t		ret;
 };
 
 static struct workqueue_struct *mshare_late_wq;
@@ -617,8 +635,6 @@ static void mshare_late_work(struct work_struct *work)
 					vma);
 		if (!IS_ERR(att))
 			vma->vm_private_data = att;
-		else if (PTR_ERR(att) == -ENOMEM)
-			late->ret = VM_FAULT_OOM;
 	}
 	mmap_write_unlock(mm);
 	if (late->memalloc & PF_MEMALLOC_NOIO)
@@ -647,7 +663,6 @@ vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 			      unsigned long address, unsigned int flags)
 {
 	struct mshare_late *late;
-	vm_fault_t ret;
 
 	if (!(flags & FAULT_FLAG_ALLOW_RETRY) ||
 	    (flags & FAULT_FLAG_RETRY_NOWAIT))
@@ -666,16 +681,17 @@ vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 	late->memalloc = current->flags & (PF_MEMALLOC_NOFS |
 					   PF_MEMALLOC_NOIO);
 	late->address = address;
-	late->ret = VM_FAULT_RETRY;
 
 	mmap_read_unlock(late->mm);
 	queue_work(mshare_late_wq, &late->work);
-	if (wait_for_completion_killable(&late->done))
-		ret = VM_FAULT_RETRY;	/* killed: the worker finishes alone */
-	else
-		ret = late->ret;
+	/*
+	 * Whatever the worker did, the mmap lock is gone: only RETRY may be
+	 * returned now (a failed attach is attempted again on the retry).
+	 * Killed, the task leaves the worker to finish alone.
+	 */
+	wait_for_completion_killable(&late->done);
 	mshare_late_put(late);
-	return ret;
+	return VM_FAULT_RETRY;
 }
 
 static void mshare_vm_close(struct vm_area_struct *vma)

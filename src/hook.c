@@ -63,8 +63,14 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		return;
 	}
 	if (ip - mshare_take_all < 16) {
-		/* The module's own call (through the gate) runs as it is. */
-		if (!within_module(parent_ip, THIS_MODULE))
+		/*
+		 * The module's own call (through the gate) runs as it is.  The
+		 * wrapper may sleep in module text: it runs on a module
+		 * reference, which it drops last; during unload the original
+		 * runs.
+		 */
+		if (!within_module(parent_ip, THIS_MODULE) &&
+		    try_module_get(THIS_MODULE))
 			regs->ip = (unsigned long)mshare_take_all_locks;
 		return;
 	}

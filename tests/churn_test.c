@@ -9,6 +9,9 @@
  *      while attach and detach wait for the attachment list
  *   2. a kernel-mode first touch (ppoll() reading its fds from the region)
  *      by a child forked under signals, with a signal pending
+ *   3. a host change after a process with two attachments forked (6.8+
+ *      forks copy the VMA tree first: the parent's attachment was frozen
+ *      and never thawed)
  *
  * Usage: churn_test [DIR]		DIR defaults to /sys/fs/mshare
  * Runs as root in the test guest.  A hang is caught by an alarm: the
@@ -267,6 +270,55 @@ out:
 	unlink(path);
 }
 
+/*
+ * 3. A process with two attachments forks (on 6.8+ the child's VMA tree
+ * holds the parent's VMAs while the first one's notifier registers), then
+ * the region changes: the change must complete.
+ */
+static void test_fork_two(void)
+{
+	char path[PATH_MAX];
+	int fd, st, i;
+	pid_t pid;
+	char *a, *b;
+
+	diag("---- 3. fork with two attachments, then a host change");
+	fd = region_make(mnt, "churn_fork2", 0600, A, path);
+	if (!check(fd >= 0 && !region_place_anon(fd, 0, 2 * MIB),
+		   "fork2: set-up"))
+		return;
+	a = region_attach(fd, A, RW);
+	b = region_attach(fd, A, RW);
+	if (!check(a && b, "fork2: two attachments"))
+		goto out;
+	a[0] = 1;
+	pid = fork();
+	if (pid == 0)
+		_exit(b[0] == 1 ? 0 : 1);
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "fork2: the child reads the region through its second attachment");
+	/* The change runs in a child: a hang must not take this program. */
+	pid = fork();
+	if (pid == 0)
+		_exit(region_unmap(fd, 0, 2 * MIB) ||
+		      region_place_anon(fd, 0, 2 * MIB) ? 1 : 0);
+	for (i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(100000);
+	if (i == 200) {
+		kill(pid, SIGKILL);
+		check(0, "fork2: UNMAP + CREATE after the fork completes within 20 s");
+	} else {
+		check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "fork2: UNMAP + CREATE after the fork completes within 20 s");
+	}
+	munmap(a, A);
+	munmap(b, A);
+out:
+	close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -276,5 +328,6 @@ int main(int argc, char **argv)
 	test_hugetlb();
 	test_huge_tmpfs();
 	test_pending_signal();
+	test_fork_two();
 	return tap_done();
 }
