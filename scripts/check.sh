@@ -24,7 +24,7 @@ declare -A boot_args=(
 	[no5lvl-pti]="no5lvl pti=on"
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables}
 kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
 [ -n "$kernels" ] || die "no kernels installed (make setup)"
 

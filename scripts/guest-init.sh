@@ -73,6 +73,7 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	sync)	/tests/sync_test "$mnt" >&3 2>&1 ;;
 	placement) /tests/placement_test "$mnt" >&3 2>&1 ;;
 	churn)	/tests/churn_test "$mnt" >&3 2>&1 ;;
+	tables)	/tests/tables_test "$mnt" >&3 2>&1 ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
 	*)	# any other test program, by name (developers' scratch tests)
 		if [ -x "/tests/$g" ]; then

@@ -6,7 +6,8 @@
  *  - the GUP-fast entry (internal_get_user_pages_fast on 6.1,
  *    gup_fast_fallback on 6.12): a FOLL_WRITE request that touches a
  *    read-only attachment fails with EFAULT, as the slow path would;
- *  - madvise_cold_or_pageout_pte_range(): skipped on attachments;
+ *  - the pmd_entry callbacks of the generic walkers that change entries
+ *    (beyond accessed/dirty bits) of what they walk: skipped on attachments;
  *  - mm_take_all_locks()/mm_drop_all_locks(): a notifier registration on
  *    an attacher's mm freezes forwarding into it (attach.c);
  *  - the call-gate stubs of ksym.c: entered, they continue in the kernel
@@ -23,20 +24,34 @@
 #include "mshare.h"
 
 static unsigned long mshare_gup_fast;
-static unsigned long mshare_madv_cold;
 static unsigned long mshare_take_all, mshare_drop_all;
 
 /*
- * Stands in for madvise_cold_or_pageout_pte_range() on an attachment:
- * MADV_COLD and MADV_PAGEOUT walk the attacher's range and take a PMD
- * leaf for a transparent huge page, which they split when the range
- * covers part of it; below a link such a leaf is a host hugetlb page, and
- * splitting it as a THP corrupts the page lists (a kernel BUG on 6.12).
- * On an attachment they do nothing; they are hints, and the pages are
- * the host's to age.
+ * Generic page walkers descend through an attacher's links into the
+ * host's tables (HMM, GUP and the /proc readers need them to), and they
+ * judge what they find by the attacher's VMA.  Most only read, or set
+ * accessed/dirty bits under the split locks that live in the shared
+ * tables.  These pmd_entry callbacks change more, in tables every
+ * attacher shares, and take a 2 MiB hugetlb leaf for a transparent huge
+ * page; on an attachment they do nothing:
+ *  - MADV_COLD/MADV_PAGEOUT split a "THP" the range covers part of (on a
+ *    hugetlb page: corrupted page lists, a kernel BUG on 6.12); they are
+ *    hints, and the pages are the host's to age;
+ *  - /proc/PID/clear_refs write-protects every entry for soft-dirty
+ *    tracking (PMD leaves through pmdp_invalidate()) and clears accessed
+ *    bits: one attacher, read-only or not, would do that to the entries of
+ *    all of them.  Soft-dirty tracking of an attachment is not supported.
+ * The other walkers and why they are safe: docs/architecture.md, 2.
  */
-static int mshare_madv_cold_skip(pmd_t *pmd, unsigned long addr,
-				 unsigned long end, struct mm_walk *walk)
+static const char * const mshare_walk_skip_fns[] = {
+	"madvise_cold_or_pageout_pte_range",
+	"clear_refs_pte_range",
+};
+static unsigned long mshare_walk_skip[ARRAY_SIZE(mshare_walk_skip_fns)];
+
+/* Stands in for the callbacks above: same arguments, same int result. */
+static int mshare_walk_skip_pmd(pmd_t *pmd, unsigned long addr,
+				unsigned long end, struct mm_walk *walk)
 {
 	return 0;
 }
@@ -54,6 +69,7 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 	struct pt_regs *regs = ftrace_get_regs(fregs);
 	struct vm_area_struct *vma = (struct vm_area_struct *)regs->di;
 	unsigned long target;
+	int i;
 
 	if (likely(ip - (unsigned long)handle_mm_fault < 16)) {
 		/* Our own call on the host VMA has other vm_ops anyway. */
@@ -78,12 +94,14 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		mshare_attach_thaw((struct mm_struct *)regs->di);
 		return;
 	}
-	if (ip - mshare_madv_cold < 16) {
+	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
 		/* (pmd, addr, end, walk) */
 		struct mm_walk *walk = (struct mm_walk *)regs->cx;
 
+		if (ip - mshare_walk_skip[i] >= 16)
+			continue;
 		if (walk->vma && walk->vma->vm_ops == &mshare_vm_ops)
-			regs->ip = (unsigned long)mshare_madv_cold_skip;
+			regs->ip = (unsigned long)mshare_walk_skip_pmd;
 		return;
 	}
 	if (ip - mshare_gup_fast < 16) {
@@ -113,18 +131,24 @@ static struct ftrace_ops mshare_hook_ops = {
 
 int mshare_hook_init(void)
 {
-	int err;
+	int i, err;
 
 	mshare_gup_fast = mshare_ksym(MSHARE_GUP_FAST_FN);
 	if (!mshare_gup_fast) {
 		pr_err("cannot find %s\n", MSHARE_GUP_FAST_FN);
 		return -ENOENT;
 	}
-	mshare_madv_cold = mshare_ksym("madvise_cold_or_pageout_pte_range");
+	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
+		mshare_walk_skip[i] = mshare_ksym(mshare_walk_skip_fns[i]);
+		if (!mshare_walk_skip[i]) {
+			pr_err("cannot find %s\n", mshare_walk_skip_fns[i]);
+			return -ENOENT;
+		}
+	}
 	mshare_take_all = mshare_ksym("mm_take_all_locks");
 	mshare_drop_all = mshare_ksym("mm_drop_all_locks");
-	if (!mshare_madv_cold || !mshare_take_all || !mshare_drop_all) {
-		pr_err("cannot find madvise_cold_or_pageout_pte_range, mm_take_all_locks or mm_drop_all_locks\n");
+	if (!mshare_take_all || !mshare_drop_all) {
+		pr_err("cannot find mm_take_all_locks or mm_drop_all_locks\n");
 		return -ENOENT;
 	}
 	err = ftrace_set_filter_ip(&mshare_hook_ops,
@@ -132,9 +156,9 @@ int mshare_hook_init(void)
 	if (!err)
 		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_gup_fast,
 					   0, 0);
-	if (!err)
-		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_madv_cold,
-					   0, 0);
+	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_skip); i++)
+		err = ftrace_set_filter_ip(&mshare_hook_ops,
+					   mshare_walk_skip[i], 0, 0);
 	if (!err)
 		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_take_all,
 					   0, 0);

@@ -51,6 +51,7 @@ struct mshare_host_op {
 	struct file		*file;		/* NULL: anonymous */
 	unsigned long		addr, len, prot, flags, offset;
 	bool			unmap;
+	bool			huge;		/* a hugetlbfs file */
 	unsigned long		result;
 };
 
@@ -88,6 +89,47 @@ static bool mshare_host_raw(struct mshare_host_op *op)
 }
 
 /*
+ * hugetlb shares PMD tables between mappings of a file that cover the
+ * same 1 GiB-aligned range with equal flags (huge_pmd_share()), and
+ * unshares them on truncation, hole punch and migration
+ * (huge_pmd_unshare()), outside the host-change protocol: the other mm
+ * could then free a table while an attacher's slow walker still reads
+ * it.  Host VMAs carry VM_WIPEONFORK (the host mm's def_flags; it means
+ * nothing there, a host never forks), which no process's mapping of a
+ * file can have, so page_table_shareable() never pairs a host with a
+ * process, in either direction.  Two hosts would match each other: a
+ * hugetlbfs file is placed in one region only.  Is it mapped by another
+ * host?  Checked before the mmap, and again after it for a placement
+ * racing ours in another region (each sees the other once both are in
+ * i_mmap; tables the populate may have shared are unshared by the undo,
+ * while this region's attachers are still cut off).
+ */
+static bool mshare_host_hugetlb_elsewhere(struct mshare_host_op *op)
+{
+	struct address_space *mapping;
+	struct rb_node *node;
+	bool found = false;
+
+	if (!op->huge)
+		return false;
+	mapping = op->file->f_mapping;
+	i_mmap_lock_read(mapping);
+	for (node = rb_first_cached(&mapping->i_mmap); node && !found;
+	     node = rb_next(node)) {
+		struct vm_area_struct *vma = rb_entry(node,
+						      struct vm_area_struct,
+						      shared.rb);
+
+		found = vma->vm_mm != current->mm &&
+			(vma->vm_flags & VM_WIPEONFORK);
+	}
+	i_mmap_unlock_read(mapping);
+	if (found)
+		pr_info_ratelimited("refusing a hugetlbfs file that another region holds: the two would share page tables\n");
+	return found;
+}
+
+/*
  * The change itself, in the host mm, as the caller: its credentials (so
  * permission checks and LSM hooks are the caller's), its memory cgroup
  * for every kernel allocation (VMAs, shmem inodes, files, page tables of
@@ -111,11 +153,18 @@ static void mshare_host_op_run(struct mshare_host_op *op)
 	old = override_creds(op->cred);
 	if (op->unmap) {
 		op->result = vm_munmap(op->addr, op->len);
+	} else if (mshare_host_hugetlb_elsewhere(op)) {
+		op->result = -EBUSY;
 	} else {
 		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
 				     op->flags, op->offset);
 		if (!IS_ERR_VALUE(op->result) && mshare_host_raw(op))
 			op->result = -ENODEV;
+		if (!IS_ERR_VALUE(op->result) &&
+		    mshare_host_hugetlb_elsewhere(op)) {
+			vm_munmap(op->addr, op->len);
+			op->result = -EBUSY;
+		}
 	}
 	revert_creds(old);
 	kthread_unuse_mm(host);
@@ -358,6 +407,8 @@ int mshare_host_create(struct mshare_region *region)
 	if (!host)
 		return -ENOMEM;
 	mshare_copy_mmap_layout(host, current->mm);
+	/* Every host VMA is marked: see mshare_host_hugetlb_elsewhere(). */
+	host->def_flags |= VM_WIPEONFORK;
 	if (MSHARE_RETRACT_FREES_AT_ONCE)
 		set_bit(MMF_DISABLE_THP, &host->flags);
 	region->owner = get_task_struct(current->group_leader);
@@ -584,6 +635,7 @@ long mshare_host_create_mapping(struct mshare_region *region,
 	}
 
 	op.file = file;
+	op.huge = file && !(flags & MAP_ANONYMOUS) && mshare_huge_size(file);
 	op.addr = MSHARE_HOST_BASE + req->region_offset;
 	op.len = req->size;
 	op.prot = req->prot;

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tables_test: nobody but the host changes the region's shared page
+ * tables, and nobody but the host and its attachers uses them.
+ *
+ * Usage: tables_test [DIR]		DIR defaults to /sys/fs/mshare
+ *
+ * Runs as root (it reserves huge pages and sets up regions); the attack
+ * in 1 runs as uid 65534.  Output is TAP; the exit status is 0 if every
+ * check passed.
+ *
+ *   1. /proc/PID/clear_refs of a read-only attacher does not touch the
+ *      region's entries: another attacher writes every 4 KiB and 2 MiB
+ *      hugetlb page again without a fault.  (Before the hook, soft-dirty
+ *      clearing was kept out only because its mmu notifier event parks
+ *      the attacher's links first; clearing accessed bits, which sends
+ *      none, walked into the host's entries, which no test can see.)
+ *   2. a process that maps a placed hugetlbfs file 1 GiB-aligned builds
+ *      page tables of its own: hugetlb never shares a PMD table between a
+ *      host and a process (its faults count one per page touched; a
+ *      shared table would have needed one fault for them all), which
+ *      huge_pmd_unshare() would later free outside the host's protocol
+ *   3. the same hugetlbfs file is refused (EBUSY) in a second region,
+ *      whose host would share tables with the first; it may be placed
+ *      twice in one region, and in the second once the first let go
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "region.h"
+#include "tap.h"
+#include "util.h"
+
+#define A		REGION_ALIGN
+#define RW		(PROT_READ | PROT_WRITE)
+#define HPAGE		(2UL << 20)
+#define GIB		(1UL << 30)
+#define SMALL		(64 * 4096UL)	/* the 4 KiB object: 64 pages */
+#define NHUGE		2		/* huge pages of the hugetlb object */
+#define TOUCH		4		/* huge pages touched in 2 */
+
+static const char *mnt = "/sys/fs/mshare";
+static char dir[PATH_MAX];		/* <mnt>/tables_<pid> */
+
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* Write n bytes at p and count the faults that took */
+static long write_faults(char *p, unsigned long n, char v)
+{
+	long before = minflt();
+
+	memset(p, v, n);
+	return minflt() - before;
+}
+
+/* --------------------------------------------------- 1. clear_refs */
+
+/*
+ * Child (uid 65534): attach read-only, read every page (links the slot),
+ * then write every clear_refs type: accessed bits (1-3), soft-dirty (4),
+ * the peak RSS (5).
+ */
+static int clear_refs_child(void *varg)
+{
+	const char *path = varg;
+	int fd = open(path, O_RDONLY);
+	volatile char sum = 0;
+	const char *t;
+	unsigned long i;
+	char *p;
+
+	if (fd < 0)
+		return 100;
+	p = region_attach(fd, A, PROT_READ);
+	if (!p)
+		return 101;
+	/* setuid() made it undumpable: /proc/self would be root's */
+	prctl(PR_SET_DUMPABLE, 1);
+	for (t = "12345"; *t; t++) {
+		char type[2] = { *t, 0 };
+
+		for (i = 0; i < SMALL; i += 4096)
+			sum += p[i];
+		for (i = 0; i < NHUGE; i++)
+			sum += p[HPAGE + i * HPAGE];
+		if (write_file("/proc/self/clear_refs", type))
+			return 102;
+	}
+	return 0;
+}
+
+static void test_clear_refs(void)
+{
+	char path[PATH_MAX];
+	long f4, fh;
+	int fd, st;
+	char *p = NULL;
+
+	diag("1. clear_refs of a read-only attacher (uid 65534)");
+	fd = region_make(dir, "refs", 0644, A, path);
+	if (!check(fd >= 0 && !region_place_anon(fd, 0, SMALL) &&
+		   !region_place(fd, HPAGE, NHUGE * HPAGE, 0, RW,
+				 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS |
+				 MAP_HUGETLB | MAP_POPULATE, -1),
+		   "clear_refs: a 4 KiB and a 2 MiB hugetlb object placed"))
+		goto out;
+	p = region_attach(fd, A, RW);
+	if (!check(p != NULL, "clear_refs: attached read-write"))
+		goto out;
+	write_faults(p, SMALL, 1);
+	write_faults(p + HPAGE, NHUGE * HPAGE, 2);
+	st = run_as(NOBODY, clear_refs_child, path);
+	if (!check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "clear_refs: the read-only attacher wrote types 1 to 5 to its clear_refs"))
+		diag("child: %s", wait_str(st));
+	f4 = write_faults(p, SMALL, 3);
+	fh = write_faults(p + HPAGE, NHUGE * HPAGE, 4);
+	if (!check(f4 == 0 && fh == 0,
+		   "clear_refs: the writer writes every page again without a fault (nothing was write-protected)"))
+		diag("faults: %ld on 4 KiB pages, %ld on huge pages", f4, fh);
+	/*
+	 * The writer's own soft-dirty clearing: its invalidation parks the
+	 * link (one fault relinks it), and nothing below is write-protected.
+	 */
+	if (!check(!write_file("/proc/self/clear_refs", "4"),
+		   "clear_refs: the writer's own clear_refs succeeds"))
+		goto out;
+	f4 = write_faults(p, SMALL, 5);
+	fh = write_faults(p + HPAGE, NHUGE * HPAGE, 6);
+	if (!check(f4 + fh <= 1,
+		   "clear_refs: after its own, the writer faults at most once (the relink)"))
+		diag("faults: %ld on 4 KiB pages, %ld on huge pages", f4, fh);
+	check(p[SMALL - 1] == 5 && p[HPAGE + NHUGE * HPAGE - 1] == 6,
+	      "clear_refs: the data is intact");
+out:
+	if (p)
+		munmap(p, A);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+}
+
+/* ------------------------------------- 2. and 3. hugetlb PMD sharing */
+
+/* A fresh 1 GiB hugetlbfs file (no pages reserved or allocated) */
+static int huge_file(void)
+{
+	int fd = memfd_create("tables", MFD_HUGETLB);
+
+	if (fd >= 0 && ftruncate(fd, GIB)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Place the hugetlbfs file hf at region offset roff, 1 GiB, no reserve */
+static int place_huge(int fd, uint64_t roff, int hf)
+{
+	return region_place(fd, roff, GIB, 0, RW,
+			    MAP_SHARED | MAP_FIXED | MAP_NORESERVE, hf);
+}
+
+/* Map hf 1 GiB-aligned, as a process of its own would; NULL on failure */
+static char *map_huge_aligned(int hf)
+{
+	char *r = mmap(NULL, 2 * GIB, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *a, *m;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)r + GIB - 1) & ~(GIB - 1));
+	m = mmap(a, GIB, RW, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, hf, 0);
+	if (a > r)
+		munmap(r, a - r);
+	if (a + GIB < r + 2 * GIB)
+		munmap(a + GIB, r + 2 * GIB - (a + GIB));
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static void test_pmd_share(void)
+{
+	char path[PATH_MAX];
+	int fd, hf = -1;
+	char *p = NULL, *m = NULL;
+	long before, faults;
+	int i, ok = 1;
+
+	diag("2. hugetlb PMD tables are never shared with a process");
+	hf = huge_file();
+	fd = region_make(dir, "share", 0600, A, path);
+	if (!check(hf >= 0 && fd >= 0 && !place_huge(fd, 0, hf),
+		   "pmd share: a 1 GiB hugetlbfs file placed at a 1 GiB-aligned offset"))
+		goto out;
+	p = region_attach(fd, A, RW);
+	if (!check(p != NULL, "pmd share: attached"))
+		goto out;
+	for (i = 0; i < TOUCH; i++)
+		p[i * HPAGE] = (char)(i + 1);
+	m = map_huge_aligned(hf);
+	if (!check(m != NULL, "pmd share: the file mapped 1 GiB-aligned in this process"))
+		goto out;
+	before = minflt();
+	for (i = 0; i < TOUCH; i++)
+		ok &= m[i * HPAGE] == (char)(i + 1);
+	faults = minflt() - before;
+	check(ok, "pmd share: the process reads what the attacher wrote");
+	if (!check(faults == TOUCH,
+		   "pmd share: the process faulted once per huge page (tables of its own)"))
+		diag("%ld faults for %d pages (1: it used the host's PMD table)",
+		     faults, TOUCH);
+out:
+	if (m)
+		munmap(m, GIB);
+	if (p)
+		munmap(p, A);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	if (hf >= 0)
+		close(hf);
+}
+
+static void test_two_regions(void)
+{
+	char p1[PATH_MAX], p2[PATH_MAX];
+	int fd1, fd2, hf, r, err;
+	char *p = NULL;
+
+	diag("3. a hugetlbfs file is placed in one region only");
+	hf = huge_file();
+	fd1 = region_make(dir, "one", 0600, A, p1);
+	fd2 = region_make(dir, "two", 0600, A, p2);
+	if (!check(hf >= 0 && fd1 >= 0 && fd2 >= 0 && !place_huge(fd1, 0, hf),
+		   "two regions: the file placed in the first"))
+		goto out;
+	r = place_huge(fd1, GIB, hf);
+	check_ok(r, errno,
+		 "two regions: and again at another offset of the same region");
+	p = region_attach(fd1, A, RW);
+	if (p)
+		p[0] = 9;
+	r = place_huge(fd2, 0, hf);
+	err = errno;
+	check_err(r, err, EBUSY, "two regions: placing it in the second fails with EBUSY");
+	check(p && p[0] == 9 && p[GIB] == 9,
+	      "two regions: the first region still holds it");
+	r = region_unmap(fd1, 0, 2 * GIB);
+	check_ok(r, errno, "two regions: the first region unmaps it");
+	r = place_huge(fd2, 0, hf);
+	check_ok(r, errno, "two regions: now the second may place it");
+out:
+	if (p)
+		munmap(p, A);
+	if (fd1 >= 0) {
+		close(fd1);
+		unlink(p1);
+	}
+	if (fd2 >= 0) {
+		close(fd2);
+		unlink(p2);
+	}
+	if (hf >= 0)
+		close(hf);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		mnt = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	snprintf(dir, sizeof(dir), "%s/tables_%d", mnt, (int)getpid());
+	if (mkdir(dir, 0755)) {
+		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+		return tap_done();
+	}
+	if (write_file("/proc/sys/vm/nr_hugepages", "8")) {
+		check(0, "set-up: reserve 8 huge pages: %s", errname(errno));
+		return tap_done();
+	}
+	test_clear_refs();
+	test_pmd_share();
+	test_two_regions();
+	write_file("/proc/sys/vm/nr_hugepages", "0");
+	if (rmdir(dir))
+		diag("cleanup: rmdir %s: %s", dir, errname(errno));
+	return tap_done();
+}
