@@ -47,6 +47,7 @@ static const char * const mshare_walk_skip_fns[] = {
 	"madvise_cold_or_pageout_pte_range",
 	"clear_refs_pte_range",
 };
+
 static unsigned long mshare_walk_skip[ARRAY_SIZE(mshare_walk_skip_fns)];
 
 /* Stands in for the callbacks above: same arguments, same int result. */
