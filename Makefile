@@ -4,6 +4,8 @@
 # make install      DKMS-install for the running kernel, plus modprobe.d
 #                   and the uapi header
 # make check        install what is missing, then the whole VM test matrix
+# make check-debug  every group on a KASAN + lockdep + DEBUG_VM kernel built
+#                   here from linux-source-6.12 (cached; ~N min once)
 # make demo         install what is missing, then a VM that shows mshare
 # make bench        measure mshare vs plain sharing and hugetlbfs; writes
 #                   docs/benchmarks.md
@@ -31,7 +33,7 @@ T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install uninstall setup tests check demo bench test shell lint help
+.PHONY: all modules clean install uninstall setup tests check check-debug demo bench test shell lint help
 
 all: modules
 
@@ -72,13 +74,21 @@ build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
 
 build/tests/kmod_cycle: tests/kmod_cycle.c
 	@mkdir -p build/tests
-	$(CC) $(TEST_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libkmod)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libkmod) -lm
 
 tests: $(TEST_BINS)
 
 check: setup
 	$(MAKE) tests
 	scripts/check.sh
+
+# The debug kernel is slow under the emulator: two boots (5-level, and
+# 4-level with PTI), 50 load/unload cycles, an hour per boot at most.
+check-debug: setup
+	$(MAKE) tests
+	MSHARE_KERNELS=$$(scripts/build-debug-kernel.sh) \
+	MSHARE_BOOTS="5level no5lvl-pti" MSHARE_CYCLES=50 \
+	MSHARE_VM_TIMEOUT=3600 scripts/check.sh
 
 demo: setup
 	$(MAKE) tests
@@ -103,4 +113,4 @@ lint:
 	scripts/lint.sh
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,14p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,16p' Makefile

@@ -15,6 +15,7 @@ mshare_version() {
 kernels_of() {
 	local d
 	for d in /lib/modules/"$1".*; do
+		case "$d" in *-mshare-debug) continue ;; esac	# check-debug's
 		[ -f "$d/build/Makefile" ] && [ -f "/boot/vmlinuz-${d##*/}" ] &&
 			echo "${d##*/}"
 	done | sort -V

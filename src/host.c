@@ -60,33 +60,8 @@ static const unsigned int mshare_host_rlimits[] = {
 	RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_DATA,
 };
 
-/*
- * Raw-PFN mappings (VM_PFNMAP, VM_IO, VM_MIXEDMAP: device memory, /dev/mem,
- * PCI resource files) have no struct page behind some entries: generic
- * walkers and GUP in an attacher, which see an ordinary VMA, would take
- * them for normal pages ("Bad page map").  The char-device and DAX checks
- * in mshare_host_create_mapping() refuse most of them before anything is
- * replaced; this catches the rest (a regular file whose mmap installs
- * PFNs), after the fact.  Runs in the change's thread, in the host mm.
- */
-static bool mshare_host_raw(struct mshare_host_op *op)
-{
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	bool raw = false;
-
-	mmap_read_lock(mm);
-	for (vma = vma_lookup(mm, op->addr); vma && vma->vm_start <
-	     op->addr + op->len; vma = find_vma(mm, vma->vm_end))
-		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP))
-			raw = true;
-	mmap_read_unlock(mm);
-	if (raw) {
-		vm_munmap(op->addr, op->len);
-		pr_info_ratelimited("refusing a raw-PFN object (VM_PFNMAP/VM_IO/VM_MIXEDMAP): pages without struct page cannot be shared\n");
-	}
-	return raw;
-}
+static int mshare_host_object_ok(struct file *file);
+static unsigned long mshare_huge_size(struct file *file);
 
 /*
  * hugetlb shares PMD tables between mappings of a file that cover the
@@ -97,36 +72,139 @@ static bool mshare_host_raw(struct mshare_host_op *op)
  * it.  Host VMAs carry VM_WIPEONFORK (the host mm's def_flags; it means
  * nothing there, a host never forks), which no process's mapping of a
  * file can have, so page_table_shareable() never pairs a host with a
- * process, in either direction.  Two hosts would match each other: a
- * hugetlbfs file is placed in one region only.  Is it mapped by another
- * host?  Checked before the mmap, and again after it for a placement
- * racing ours in another region (each sees the other once both are in
- * i_mmap; tables the populate may have shared are unshared by the undo,
- * while this region's attachers are still cut off).
+ * process, in either direction.  Another host's VMA could pair with ours:
+ * would it?  The test of page_table_shareable() and want_pmd_share(), made
+ * conservatively: equal flags but for the lock bits, the same placement
+ * modulo 1 GiB, and file ranges that both cover whole 1 GiB-aligned
+ * blocks of, overlapping.
  */
-static bool mshare_host_hugetlb_elsewhere(struct mshare_host_op *op)
+static bool mshare_pmd_shareable(const struct vm_area_struct *a,
+				 const struct vm_area_struct *b)
 {
-	struct address_space *mapping;
+	const unsigned long lock = VM_LOCKED | VM_LOCKONFAULT;
+	unsigned long alo, ahi, blo, bhi;
+
+	if ((a->vm_flags & ~lock) != (b->vm_flags & ~lock))
+		return false;
+	if (((a->vm_start - (a->vm_pgoff << PAGE_SHIFT)) ^
+	     (b->vm_start - (b->vm_pgoff << PAGE_SHIFT))) & ~PUD_MASK)
+		return false;
+	/* File pages inside whole 1 GiB blocks of each; congruent, so aligned */
+	alo = a->vm_pgoff + ((ALIGN(a->vm_start, PUD_SIZE) - a->vm_start) >>
+			     PAGE_SHIFT);
+	ahi = a->vm_pgoff + ((ALIGN_DOWN(a->vm_end, PUD_SIZE) - a->vm_start) >>
+			     PAGE_SHIFT);
+	blo = b->vm_pgoff + ((ALIGN(b->vm_start, PUD_SIZE) - b->vm_start) >>
+			     PAGE_SHIFT);
+	bhi = b->vm_pgoff + ((ALIGN_DOWN(b->vm_end, PUD_SIZE) - b->vm_start) >>
+			     PAGE_SHIFT);
+	return alo < ahi && blo < bhi && max(alo, blo) < min(ahi, bhi);
+}
+
+/* Could another host share a PMD table with our new hugetlb VMA? */
+static bool mshare_hugetlb_pairs(struct vm_area_struct *vma)
+{
+	struct address_space *mapping = vma->vm_file->f_mapping;
 	struct rb_node *node;
 	bool found = false;
 
-	if (!op->huge)
-		return false;
-	mapping = op->file->f_mapping;
 	i_mmap_lock_read(mapping);
 	for (node = rb_first_cached(&mapping->i_mmap); node && !found;
 	     node = rb_next(node)) {
-		struct vm_area_struct *vma = rb_entry(node,
-						      struct vm_area_struct,
-						      shared.rb);
+		struct vm_area_struct *other = rb_entry(node,
+							struct vm_area_struct,
+							shared.rb);
 
-		found = vma->vm_mm != current->mm &&
-			(vma->vm_flags & VM_WIPEONFORK);
+		found = other->vm_mm != vma->vm_mm &&
+			(other->vm_flags & VM_WIPEONFORK) &&
+			mshare_pmd_shareable(vma, other);
 	}
 	i_mmap_unlock_read(mapping);
-	if (found)
-		pr_info_ratelimited("refusing a hugetlbfs file that another region holds: the two would share page tables\n");
 	return found;
+}
+
+/*
+ * What a placement mapped, checked in the VMAs themselves: a stacking
+ * filesystem (overlayfs) hands mmap its real file, so the checks on the
+ * file the caller passed are not enough.  Refused, after the fact:
+ *  - raw PFNs (VM_PFNMAP, VM_IO, VM_MIXEDMAP: device memory, /dev/mem,
+ *    PCI resource files): no struct page behind some entries, and generic
+ *    walkers and GUP in an attacher, which see an ordinary VMA, would take
+ *    them for normal pages ("Bad page map");
+ *  - the objects mshare_host_object_ok() and mshare_huge_size() refuse,
+ *    reached through another file;
+ *  - hugetlb VMAs another host could share a PMD table with (above).
+ * Runs in the change's thread, in the host mm; undoes the mmap on refusal.
+ */
+static int mshare_host_check_placed(struct mshare_host_op *op)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	mmap_read_lock(mm);
+	for (vma = vma_lookup(mm, op->addr); vma && !err &&
+	     vma->vm_start < op->addr + op->len;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP)) {
+			pr_info_ratelimited("refusing a raw-PFN object (VM_PFNMAP/VM_IO/VM_MIXEDMAP): pages without struct page cannot be shared\n");
+			err = -ENODEV;
+		} else if (op->file && vma->vm_file != op->file) {
+			/* (Anonymous objects: a shmem file of mmap's own.) */
+			err = mshare_host_object_ok(vma->vm_file);
+			if (!err && mshare_huge_size(vma->vm_file) > PMD_SIZE)
+				err = -EINVAL;
+		}
+		if (!err && is_vm_hugetlb_page(vma) &&
+		    mshare_hugetlb_pairs(vma)) {
+			pr_info_ratelimited("refusing a hugetlbfs object that another region holds alike: the two would share page tables\n");
+			err = -EBUSY;
+		}
+	}
+	mmap_read_unlock(mm);
+	if (err)
+		vm_munmap(op->addr, op->len);
+	return err;
+}
+
+/*
+ * hugetlbfs placements, one at a time machine-wide from the mmap to the
+ * check, and populated only once checked: two regions placing the same
+ * file at once would otherwise each miss the other, or share a table
+ * before the check could refuse it.  Only the mmap and the check are
+ * serialised (no pages are touched under the mutex).
+ */
+static DEFINE_MUTEX(mshare_hugetlb_lock);
+
+static void mshare_host_map(struct mshare_host_op *op)
+{
+	unsigned long populate = op->flags & (MAP_POPULATE | MAP_LOCKED);
+	long err;
+
+	if (!op->huge) {
+		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
+				     op->flags, op->offset);
+		if (!IS_ERR_VALUE(op->result)) {
+			err = mshare_host_check_placed(op);
+			if (err)
+				op->result = err;
+		}
+		return;
+	}
+	/* MAP_LOCKED means nothing to hugetlb but populating. */
+	mutex_lock(&mshare_hugetlb_lock);
+	op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
+			     op->flags & ~populate, op->offset);
+	if (!IS_ERR_VALUE(op->result)) {
+		err = mshare_host_check_placed(op);
+		if (err)
+			op->result = err;
+	}
+	mutex_unlock(&mshare_hugetlb_lock);
+	/* As MAP_POPULATE: read faults, errors ignored. */
+	if (!IS_ERR_VALUE(op->result) && populate)
+		get_user_pages_unlocked(op->addr, op->len >> PAGE_SHIFT, NULL,
+					0);
 }
 
 /*
@@ -151,21 +229,10 @@ static void mshare_host_op_run(struct mshare_host_op *op)
 	old_memcg = set_active_memcg(op->memcg);
 	kthread_use_mm(host);
 	old = override_creds(op->cred);
-	if (op->unmap) {
+	if (op->unmap)
 		op->result = vm_munmap(op->addr, op->len);
-	} else if (mshare_host_hugetlb_elsewhere(op)) {
-		op->result = -EBUSY;
-	} else {
-		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
-				     op->flags, op->offset);
-		if (!IS_ERR_VALUE(op->result) && mshare_host_raw(op))
-			op->result = -ENODEV;
-		if (!IS_ERR_VALUE(op->result) &&
-		    mshare_host_hugetlb_elsewhere(op)) {
-			vm_munmap(op->addr, op->len);
-			op->result = -EBUSY;
-		}
-	}
+	else
+		mshare_host_map(op);
 	revert_creds(old);
 	kthread_unuse_mm(host);
 	set_active_memcg(old_memcg);
@@ -407,7 +474,7 @@ int mshare_host_create(struct mshare_region *region)
 	if (!host)
 		return -ENOMEM;
 	mshare_copy_mmap_layout(host, current->mm);
-	/* Every host VMA is marked: see mshare_host_hugetlb_elsewhere(). */
+	/* Every host VMA is marked: see mshare_pmd_shareable(). */
 	host->def_flags |= VM_WIPEONFORK;
 	if (MSHARE_RETRACT_FREES_AT_ONCE)
 		set_bit(MMF_DISABLE_THP, &host->flags);
@@ -635,7 +702,7 @@ long mshare_host_create_mapping(struct mshare_region *region,
 	}
 
 	op.file = file;
-	op.huge = file && !(flags & MAP_ANONYMOUS) && mshare_huge_size(file);
+	op.huge = file && mshare_huge_size(file);
 	op.addr = MSHARE_HOST_BASE + req->region_offset;
 	op.len = req->size;
 	op.prot = req->prot;

@@ -8,8 +8,9 @@
  * sizes a few regions, checks that the module refuses to go away while it
  * is in use (mounted, or lazily unmounted with a region still open), then
  * unmounts and removes it.  Odd cycles take the lazy-umount path, even
- * cycles a plain umount.  Slab, inode and dentry counters taken before and
- * after all cycles catch per-cycle leaks.
+ * cycles a plain umount.  Memory counters (slab, vmalloc, page tables and
+ * other pages of the page allocator) sampled every few cycles, and inode
+ * and dentry counts, catch per-cycle leaks.
  *
  * Output is TAP: one line per kind of check (not per cycle), the plan at
  * the end.  It runs as root inside the test VM only: it loads and unloads
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <libkmod.h>
 #include <limits.h>
+#include <math.h>
 #include <mntent.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -55,11 +57,10 @@
 #define RETRY_SLEEP_MS	10
 
 /*
- * Leak limits.  Inodes and dentries may grow by cycles / 2 (so that one
- * leaked object per cycle shows), but by at least OBJ_LIMIT_MIN to absorb
- * noise in short runs.
+ * Inodes and dentries may grow by cycles / 2 (so that one leaked object
+ * per cycle shows), but by at least OBJ_LIMIT_MIN to absorb noise in short
+ * runs.  Memory counters: see report_leaks().
  */
-#define SLAB_LIMIT_KB	1024
 #define OBJ_LIMIT_MIN	8
 
 /* Only the first few failures are described; the rest are only counted. */
@@ -727,28 +728,53 @@ static void report_retries(void)
 
 /* ---------------------------------------------------------------- leaks */
 
-struct counters {
-	long sunreclaim_kb, slab_kb, inodes, dentries;
+/*
+ * Memory counters, in kB, sampled every few cycles.  A leak grows one of
+ * them by a fixed amount per cycle, so the check is the least-squares
+ * slope over all samples against a limit derived from the scatter of the
+ * samples themselves (three standard errors of the slope), not a flat
+ * tolerance: one page per cycle must show, and the run says whether the
+ * noise let it.
+ *  - slab: SUnreclaim;
+ *  - vmalloc: VmallocUsed (module text and data live there too);
+ *  - page tables: PageTables;
+ *  - other kernel pages: what is neither free nor in a pool /proc/meminfo
+ *    names (page cache, anonymous, slab, stacks, page tables, vmalloc,
+ *    per-CPU, huge pages), i.e. pages taken straight from the page
+ *    allocator and never given back.
+ */
+enum { MEM_SLAB, MEM_VMALLOC, MEM_PGTABLE, MEM_OTHER, NR_MEM };
+
+static const char *const mem_name[NR_MEM] = {
+	"slab (SUnreclaim)", "vmalloc (VmallocUsed)", "page tables (PageTables)",
+	"other kernel pages (page allocator)",
 };
 
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	size_t klen = strlen(key);
-	long val = -1;
-	FILE *f;
+#define MAX_SAMPLES	24
+#define PAGE_KB		4
+/* Below a quarter page per cycle nothing is called a leak, whatever the noise */
+#define LEAK_FLOOR_KB	1.0
 
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
+struct counters {
+	long kb[NR_MEM];
+	long inodes, dentries;
+};
+
+struct samples {
+	unsigned int n;
+	unsigned int cycle[MAX_SAMPLES];
+	struct counters c[MAX_SAMPLES];
+};
+
+static long meminfo_kb(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtol(p + klen + 1, NULL, 10);
+	return 0;	/* a field this kernel does not have */
 }
 
 static long first_number(const char *path)
@@ -765,9 +791,16 @@ static long first_number(const char *path)
  * Inodes, dentries and slab objects are freed after an RCU grace period,
  * so wait and drop a second time before reading.
  */
-static void read_counters(struct counters *c)
+static bool read_counters(struct counters *c)
 {
-	int i;
+	static const char *const pools[] = {
+		"Buffers", "Cached", "SwapCached", "AnonPages", "Slab",
+		"KernelStack", "PageTables", "SecPageTables", "VmallocUsed",
+		"Percpu", "Hugetlb",
+	};
+	char m[8192];
+	long other;
+	size_t i;
 
 	sync();
 	for (i = 0; i < 2; i++) {
@@ -776,56 +809,112 @@ static void read_counters(struct counters *c)
 			say("# drop_caches: %s", ename(err));
 		sleep_ms(200);
 	}
-	c->sunreclaim_kb = meminfo_kb("SUnreclaim");
-	c->slab_kb = meminfo_kb("Slab");
+	if (read_text("/proc/meminfo", m, sizeof(m)) <= 0)
+		return false;
+	other = meminfo_kb(m, "MemTotal") - meminfo_kb(m, "MemFree");
+	for (i = 0; i < sizeof(pools) / sizeof(pools[0]); i++)
+		other -= meminfo_kb(m, pools[i]);
+	c->kb[MEM_SLAB] = meminfo_kb(m, "SUnreclaim");
+	c->kb[MEM_VMALLOC] = meminfo_kb(m, "VmallocUsed");
+	c->kb[MEM_PGTABLE] = meminfo_kb(m, "PageTables");
+	c->kb[MEM_OTHER] = other;
 	c->inodes = first_number("/proc/sys/fs/inode-nr");
 	c->dentries = first_number("/proc/sys/fs/dentry-state");
+	return c->kb[MEM_SLAB] > 0 && c->inodes >= 0 && c->dentries >= 0;
 }
 
 static void print_counters(const char *tag, const struct counters *c)
 {
-	say("# %s SUnreclaim %ld kB, Slab %ld kB, inode-nr %ld, "
-	    "dentry-state %ld", tag, c->sunreclaim_kb, c->slab_kb,
-	    c->inodes, c->dentries);
+	say("# %s SUnreclaim %ld kB, VmallocUsed %ld kB, PageTables %ld kB, "
+	    "other %ld kB, inode-nr %ld, dentry-state %ld", tag,
+	    c->kb[MEM_SLAB], c->kb[MEM_VMALLOC], c->kb[MEM_PGTABLE],
+	    c->kb[MEM_OTHER], c->inodes, c->dentries);
 }
 
-static bool counters_valid(const struct counters *c)
+/* Take a sample after cycle nr (0: the baseline); false if unreadable. */
+static bool sample(struct samples *s, unsigned int nr)
 {
-	return c->sunreclaim_kb >= 0 && c->slab_kb >= 0 &&
-	       c->inodes >= 0 && c->dentries >= 0;
+	if (s->n == MAX_SAMPLES)
+		return true;
+	s->cycle[s->n] = nr;
+	if (!read_counters(&s->c[s->n]))
+		return false;
+	s->n++;
+	return true;
 }
 
-static void report_leaks(const struct counters *before, unsigned int done,
-			 bool stopped)
+/*
+ * Least-squares slope (kB per cycle) of counter k over the samples, and
+ * its standard error from the residuals.
+ */
+static void slope(const struct samples *s, int k, double *b, double *se)
+{
+	double mx = 0, my = 0, sxx = 0, sxy = 0, sse = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++) {
+		mx += s->cycle[i];
+		my += s->c[i].kb[k];
+	}
+	mx /= s->n;
+	my /= s->n;
+	for (i = 0; i < s->n; i++) {
+		sxx += (s->cycle[i] - mx) * (s->cycle[i] - mx);
+		sxy += (s->cycle[i] - mx) * (s->c[i].kb[k] - my);
+	}
+	*b = sxx > 0 ? sxy / sxx : 0;
+	for (i = 0; i < s->n; i++) {
+		double r = s->c[i].kb[k] - my - *b * (s->cycle[i] - mx);
+
+		sse += r * r;
+	}
+	*se = sxx > 0 && s->n > 2 ? sqrt(sse / (s->n - 2) / sxx) : 0;
+}
+
+static void report_leaks(const struct samples *s, unsigned int done,
+			 bool stopped, bool unreadable)
 {
 	long limit = done / 2 > OBJ_LIMIT_MIN ? done / 2 : OBJ_LIMIT_MIN;
-	struct counters after;
-	long d_sun, d_slab, d_ino, d_den;
+	const struct counters *first = &s->c[0], *last = &s->c[s->n - 1];
+	bool blind = false;
+	double b, se, lim;
+	long d_ino, d_den;
+	int k;
 
-	if (stopped || !done) {
+	if (stopped || !done || unreadable || s->n < 3) {
 		/* The module may still be loaded: the figures mean nothing. */
-		tap(true, "cycles were cut short", "no slab growth");
-		tap(true, "cycles were cut short", "no inode growth");
-		tap(true, "cycles were cut short", "no dentry growth");
+		const char *why = unreadable ? NULL : "cycles were cut short";
+
+		for (k = 0; k < NR_MEM; k++)
+			tap(!unreadable, why, "no %s growth%s", mem_name[k],
+			    unreadable ? " (counters unreadable)" : "");
+		tap(!unreadable, why, "no inode growth");
+		tap(!unreadable, why, "no dentry growth");
 		return;
 	}
-	read_counters(&after);
-	print_counters("after", &after);
-	if (!counters_valid(before) || !counters_valid(&after)) {
-		tap(false, NULL, "no slab growth (counters unreadable)");
-		tap(false, NULL, "no inode growth (counters unreadable)");
-		tap(false, NULL, "no dentry growth (counters unreadable)");
-		return;
+	print_counters("after", last);
+	say("# %u samples over %u cycles", s->n, done);
+	for (k = 0; k < NR_MEM; k++) {
+		char line[MAX_SAMPLES * 12 + 1] = "";
+		unsigned int i;
+
+		for (i = 0; i < s->n; i++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 " %ld", s->c[i].kb[k]);
+		say("# %s, kB:%s", mem_name[k], line);
+		slope(s, k, &b, &se);
+		lim = 3 * se > LEAK_FLOOR_KB ? 3 * se : LEAK_FLOOR_KB;
+		blind |= lim >= PAGE_KB;
+		tap(b < lim, NULL,
+		    "no %s growth over %u cycles (%+.2f kB per cycle, limit %.2f; first to last %+ld kB)",
+		    mem_name[k], done, b, lim,
+		    last->kb[k] - first->kb[k]);
 	}
-	d_sun = after.sunreclaim_kb - before->sunreclaim_kb;
-	d_slab = after.slab_kb - before->slab_kb;
-	d_ino = after.inodes - before->inodes;
-	d_den = after.dentries - before->dentries;
-	say("# delta SUnreclaim %+ld kB, Slab %+ld kB, inode-nr %+ld, "
-	    "dentry-state %+ld", d_sun, d_slab, d_ino, d_den);
-	tap(d_sun < SLAB_LIMIT_KB, NULL,
-	    "no slab growth after %u cycles (SUnreclaim %+ld kB, limit "
-	    "< %d kB)", done, d_sun, SLAB_LIMIT_KB);
+	tap(!blind, NULL,
+	    "the leak check sees one page per cycle (every limit < %d kB)",
+	    PAGE_KB);
+	d_ino = last->inodes - first->inodes;
+	d_den = last->dentries - first->dentries;
 	tap(d_ino <= limit, NULL,
 	    "no inode growth after %u cycles (inode-nr %+ld, limit %ld)",
 	    done, d_ino, limit);
@@ -964,10 +1053,10 @@ static bool setup_kmod(void)
 int main(int argc, char **argv)
 {
 	unsigned int cycles = DEFAULT_CYCLES, regions = DEFAULT_REGIONS;
-	unsigned int done = 0, nr;
-	struct counters baseline;
+	unsigned int done = 0, nr, every;
+	static struct samples samples;
+	bool stopped = false, unreadable = false;
 	struct initial init;
-	bool stopped = false;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "n:r:d:h")) != -1) {
@@ -1001,8 +1090,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	read_counters(&baseline);
-	print_counters("baseline", &baseline);
+	unreadable = !sample(&samples, 0);
+	print_counters("baseline", &samples.c[0]);
+	every = cycles / 20 ? cycles / 20 : 1;	/* at most 22 samples */
 
 	for (nr = 1; nr <= cycles; nr++) {
 		if (!run_cycle(nr, regions)) {
@@ -1012,12 +1102,14 @@ int main(int argc, char **argv)
 			break;
 		}
 		done++;
+		if (nr % every == 0 || nr == cycles)
+			unreadable |= !sample(&samples, nr);
 	}
 	say("# %u of %u cycles completed", done, cycles);
 	report_retries();
 
 	report_checks();
-	report_leaks(&baseline, done, stopped);
+	report_leaks(&samples, done, stopped, unreadable);
 	report_restore(&init);
 	say("1..%u", tap_nr);
 

@@ -20,7 +20,8 @@
  *   7. no userfaultfd mode (missing, WP, WP-async, minor) registers on a
  *      read-write attachment
  *   8. before 6.6, no file of a huge=always tmpfs (mounted by uid 65534 in
- *      its own user namespace) can be placed; from 6.6 it can
+ *      its own user namespace) can be placed, directly or through an
+ *      overlayfs over it; from 6.6 it can
  *   9. MADV_COLD/MADV_PAGEOUT by an attacher over a 2 MiB hugetlb object
  *      (they took its huge pages for THPs and split them: a kernel BUG)
  */
@@ -554,18 +555,27 @@ static void test_uffd(void)
 
 /* ------------------------------------------------ 8. huge tmpfs */
 
+struct hugetmpfs_arg {
+	const char *where;
+	int overlay;	/* reach the file through an overlayfs over the tmpfs */
+};
+
 /*
  * Child (uid 65534): mount a huge=always tmpfs in its own namespaces and
- * place a file of it in its own region.  The placement's errno, 0 if it
+ * place a file of it in its own region, directly or as the file of an
+ * overlay whose lower layer is the tmpfs (overlayfs hands mmap the real
+ * file: checks must look at that one).  The placement's errno, 0 if it
  * worked, 100+ if the set-up failed.
  */
 static int hugetmpfs_child(void *varg)
 {
-	const char *where = varg;
-	char path[PATH_MAX], file[PATH_MAX];
+	const struct hugetmpfs_arg *a = varg;
+	char path[PATH_MAX], lo[PATH_MAX], em[PATH_MAX], ov[PATH_MAX];
+	char file[PATH_MAX + 8], opts[2 * PATH_MAX + 32];
 	int fd, ffd, r, err;
 
-	fd = region_make(dir, "hugetmpfs", 0600, A, path);
+	fd = region_make(dir, a->overlay ? "hugeovl" : "hugetmpfs", 0600, A,
+			 path);
 	if (fd < 0)
 		return 100;
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -574,16 +584,35 @@ static int hugetmpfs_child(void *varg)
 	    write_file("/proc/self/uid_map", "0 65534 1") ||
 	    write_file("/proc/self/gid_map", "0 65534 1"))
 		return 101;
-	if (mount("tmpfs", where, "tmpfs", 0, "huge=always,size=16m")) {
+	if (mount("tmpfs", a->where, "tmpfs", 0, "huge=always,size=16m")) {
 		diag("mount tmpfs -o huge=always in a user namespace: %s",
 		     errname(errno));
 		return 102;
 	}
-	snprintf(file, sizeof(file), "%s/f", where);
+	/* <where>/l/f the file, <where>/e empty, <where>/o the overlay */
+	snprintf(lo, sizeof(lo), "%s/l", a->where);
+	snprintf(em, sizeof(em), "%s/e", a->where);
+	snprintf(ov, sizeof(ov), "%s/o", a->where);
+	snprintf(file, sizeof(file), "%s/f", lo);
+	if (mkdir(lo, 0700) || mkdir(em, 0700) || mkdir(ov, 0700))
+		return 103;
 	ffd = open(file, O_RDWR | O_CREAT, 0600);
 	if (ffd < 0 || ftruncate(ffd, OBJ))
 		return 103;
-	r = region_place(fd, 0, OBJ, 0, RW, MAP_SHARED | MAP_FIXED, ffd);
+	if (a->overlay) {
+		close(ffd);
+		snprintf(opts, sizeof(opts), "lowerdir=%s:%s", lo, em);
+		if (mount("overlay", ov, "overlay", 0, opts)) {
+			diag("overlay over the tmpfs: %s", errname(errno));
+			return 104;
+		}
+		snprintf(file, sizeof(file), "%s/f", ov);
+		ffd = open(file, O_RDONLY);
+		if (ffd < 0)
+			return 105;
+	}
+	r = region_place(fd, 0, OBJ, 0, a->overlay ? PROT_READ : RW,
+			 MAP_SHARED | MAP_FIXED, ffd);
 	err = errno;
 	close(ffd);
 	close(fd);
@@ -593,6 +622,8 @@ static int hugetmpfs_child(void *varg)
 
 static void test_huge_tmpfs(void)
 {
+	static const char *const how[2] = { "", " through an overlayfs" };
+	struct hugetmpfs_arg a;
 	char where[PATH_MAX];
 	int st, r, unsafe = kernel_version() < 606;
 
@@ -602,14 +633,17 @@ static void test_huge_tmpfs(void)
 		check(0, "huge tmpfs: set-up");
 		return;
 	}
-	st = run_as(NOBODY, hugetmpfs_child, where);
-	r = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	if (unsafe) {
-		if (!check(r == EINVAL, "huge tmpfs: before 6.6 (khugepaged frees shared tables at once) placing a huge=always tmpfs file fails with EINVAL"))
-			diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
-	} else {
-		if (!check(r == 0, "huge tmpfs: from 6.6 (tables freed after RCU) placing a huge=always tmpfs file works"))
-			diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
+	a.where = where;
+	for (a.overlay = 0; a.overlay < 2; a.overlay++) {
+		st = run_as(NOBODY, hugetmpfs_child, &a);
+		r = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (unsafe) {
+			if (!check(r == EINVAL, "huge tmpfs: before 6.6 (khugepaged frees shared tables at once) placing a huge=always tmpfs file%s fails with EINVAL", how[a.overlay]))
+				diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
+		} else {
+			if (!check(r == 0, "huge tmpfs: from 6.6 (tables freed after RCU) placing a huge=always tmpfs file%s works", how[a.overlay]))
+				diag("got %s (%s)", r > 0 && r < 100 ? errname(r) : "other", wait_str(st));
+		}
 	}
 	rmdir(where);
 }

@@ -6,7 +6,7 @@
  * Usage: tables_test [DIR]		DIR defaults to /sys/fs/mshare
  *
  * Runs as root (it reserves huge pages and sets up regions); the attack
- * in 1 runs as uid 65534.  Output is TAP; the exit status is 0 if every
+ * in 1 and the reader in 3 run as uid 65534.  Output is TAP; the exit status is 0 if every
  * check passed.
  *
  *   1. /proc/PID/clear_refs of a read-only attacher does not touch the
@@ -20,9 +20,11 @@
  *      host and a process (its faults count one per page touched; a
  *      shared table would have needed one fault for them all), which
  *      huge_pmd_unshare() would later free outside the host's protocol
- *   3. the same hugetlbfs file is refused (EBUSY) in a second region,
- *      whose host would share tables with the first; it may be placed
- *      twice in one region, and in the second once the first let go
+ *   3. the same hugetlbfs file is refused (EBUSY) in a second region whose
+ *      host could share tables with the first (equal flags, the same
+ *      placement modulo 1 GiB); it may be placed twice in one region, in
+ *      the second at another alignment or once the first let go, and a
+ *      reader's read-only placement (uid 65534) never blocks the owner's
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -241,17 +244,44 @@ out:
 		close(hf);
 }
 
+/* Child (uid 65534): place the file at varg read-only in a region of its own */
+static int reader_child(void *varg)
+{
+	const char *file = varg;
+	char path[PATH_MAX];
+	int fd, hf;
+
+	hf = open(file, O_RDONLY);
+	fd = region_make(dir, "reader", 0600, A, path);
+	if (hf < 0 || fd < 0)
+		return 100;
+	if (region_place(fd, 0, GIB, 0, PROT_READ,
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, hf))
+		return errno;
+	return 0;	/* the region stays, holding the file */
+}
+
 static void test_two_regions(void)
 {
-	char p1[PATH_MAX], p2[PATH_MAX];
-	int fd1, fd2, hf, r, err;
+	char p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX], mp[PATH_MAX];
+	char file[PATH_MAX + 8], rp[PATH_MAX + 8];
+	int fd1 = -1, fd2 = -1, fd3 = -1, hf = -1, r, err, st;
 	char *p = NULL;
 
-	diag("3. a hugetlbfs file is placed in one region only");
-	hf = huge_file();
+	diag("3. a hugetlbfs file is placed in one region only (alike)");
+	snprintf(mp, sizeof(mp), "/tmp/tables_huge_%d", (int)getpid());
+	snprintf(file, sizeof(file), "%s/f", mp);
+	if (!check(!mkdir(mp, 0755) &&
+		   !mount("none", mp, "hugetlbfs", 0, "pagesize=2M") &&
+		   (hf = open(file, O_RDWR | O_CREAT, 0644)) >= 0 &&
+		   !ftruncate(hf, GIB),
+		   "two regions: a 1 GiB file on a hugetlbfs mount, mode 0644"))
+		goto out;
 	fd1 = region_make(dir, "one", 0600, A, p1);
 	fd2 = region_make(dir, "two", 0600, A, p2);
-	if (!check(hf >= 0 && fd1 >= 0 && fd2 >= 0 && !place_huge(fd1, 0, hf),
+	fd3 = region_make(dir, "three", 0600, A, p3);
+	if (!check(fd1 >= 0 && fd2 >= 0 && fd3 >= 0 &&
+		   !place_huge(fd1, 0, hf),
 		   "two regions: the file placed in the first"))
 		goto out;
 	r = place_huge(fd1, GIB, hf);
@@ -262,26 +292,48 @@ static void test_two_regions(void)
 		p[0] = 9;
 	r = place_huge(fd2, 0, hf);
 	err = errno;
-	check_err(r, err, EBUSY, "two regions: placing it in the second fails with EBUSY");
+	check_err(r, err, EBUSY, "two regions: placing it alike in the second fails with EBUSY");
+	r = place_huge(fd2, HPAGE, hf);
+	check_ok(r, errno, "two regions: placing it in the second at another offset modulo 1 GiB works (no table could pair)");
 	check(p && p[0] == 9 && p[GIB] == 9,
 	      "two regions: the first region still holds it");
 	r = region_unmap(fd1, 0, 2 * GIB);
 	check_ok(r, errno, "two regions: the first region unmaps it");
+	r = region_unmap(fd2, 0, 2 * GIB);
+	check_ok(r, errno, "two regions: so does the second");
+	/* A reader's placement (other flags) must not lock the owner out. */
+	st = run_as(NOBODY, reader_child, file);
+	if (!check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "two regions: uid 65534 places the file read-only in a region of its own"))
+		diag("child: %s%s%s", wait_str(st),
+		     WIFEXITED(st) && WEXITSTATUS(st) < 100 ? ", " : "",
+		     WIFEXITED(st) && WEXITSTATUS(st) < 100 ?
+		     errname(WEXITSTATUS(st)) : "");
+	r = place_huge(fd3, 0, hf);
+	check_ok(r, errno, "two regions: the owner still places it read-write in its own region");
+	snprintf(rp, sizeof(rp), "%s/reader", dir);
+	unlink(rp);	/* the reader's region, and with it its placement */
+	r = region_unmap(fd3, 0, GIB);
+	check_ok(r, errno, "two regions: the owner unmaps it");
 	r = place_huge(fd2, 0, hf);
-	check_ok(r, errno, "two regions: now the second may place it");
+	check_ok(r, errno, "two regions: now the second may place it alike");
 out:
 	if (p)
 		munmap(p, A);
-	if (fd1 >= 0) {
+	if (fd1 >= 0)
 		close(fd1);
-		unlink(p1);
-	}
-	if (fd2 >= 0) {
+	if (fd2 >= 0)
 		close(fd2);
-		unlink(p2);
-	}
+	if (fd3 >= 0)
+		close(fd3);
+	unlink(p1);
+	unlink(p2);
+	unlink(p3);
 	if (hf >= 0)
 		close(hf);
+	unlink(file);
+	umount(mp);
+	rmdir(mp);
 }
 
 int main(int argc, char **argv)
@@ -290,7 +342,7 @@ int main(int argc, char **argv)
 		mnt = argv[1];
 	setvbuf(stdout, NULL, _IONBF, 0);
 	snprintf(dir, sizeof(dir), "%s/tables_%d", mnt, (int)getpid());
-	if (mkdir(dir, 0755)) {
+	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
 		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
 		return tap_done();
 	}
