@@ -4,7 +4,14 @@
 # docs/benchmarks.md.  mshare_bench_reps (kernel command line) sets the
 # repetitions, mshare_bench_max the largest N, mshare_bench_limit the cap
 # of the "as many attachers as memory allows" runs (0: skip them).
-B=/tests/mshare_bench
+fail=0
+# One measurement: its RESULT lines pass through; a failed run, or one
+# that saw wrong pages, fails the group at the end (after the rest ran).
+B() {
+	out=$(/tests/mshare_bench "$@") || fail=1
+	echo "$out"
+	case "$out" in *wrong_pages=[1-9]*) fail=1 ;; esac
+}
 reps=${mshare_bench_reps:-5}
 max=${mshare_bench_max:-1000}
 limit=${mshare_bench_limit:-3000}
@@ -25,26 +32,28 @@ for size in 64 1024; do
 			if [ "$m" = plain ] && [ "$size" -ge 1024 ] && [ "$n" -ge 1000 ]; then
 				continue
 			fi
-			$B pt "$m" "$size" "$n" "$reps"
+			B pt "$m" "$size" "$n" "$reps"
 		done
 	done
 done
 stamp "first touch"
 for m in plain mshare; do
-	$B touch "$m" 64 "$reps"
+	B touch "$m" 64 "$reps"
 done
 stamp "replace"
 for n in 1 10 100; do
-	[ "$n" -le "$max" ] && $B replace "$n" "$reps"
+	[ "$n" -le "$max" ] && B replace "$n" "$reps"
 done
 # Loaded and not loaded alternate, so that drift of the emulator's speed
 # during the run weighs on both sides alike; the report takes medians.
 stamp "micro"
 i=0
 while [ "$i" -lt "$reps" ]; do
-	$B micro 1 | sed 's/^RESULT micro/RESULT micro module=loaded/'
+	B micro 1 >/tmp/micro	# not in a pipe: B must set fail here
+	sed 's/^RESULT micro/RESULT micro module=loaded/' /tmp/micro
 	/sbin/modprobe -r mshare
-	$B micro 1 | sed 's/^RESULT micro/RESULT micro module=unloaded/'
+	B micro 1 >/tmp/micro
+	sed 's/^RESULT micro/RESULT micro module=unloaded/' /tmp/micro
 	/sbin/modprobe mshare
 	i=$((i + 1))
 done
@@ -54,7 +63,11 @@ echo 0 > /proc/sys/vm/nr_hugepages
 if [ "$limit" -gt 0 ]; then
 	for m in plain mshare; do
 		stamp "limit $m"
-		$B limit "$m" 1024 "$limit" 256
+		B limit "$m" 1024 "$limit" 256
 	done
 fi
 stamp "done"
+if [ "$fail" != 0 ]; then
+	echo "# bench: a measurement failed or saw wrong pages (see above)"
+	exit 1
+fi
