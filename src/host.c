@@ -256,33 +256,6 @@ static void mshare_host_op_put(struct mshare_host_op *op)
 	kfree(op);
 }
 
-static int mshare_host_change_begin(struct mshare_region *region);
-static void mshare_host_change_end(struct mshare_region *region);
-
-static int mshare_host_op_thread(void *data)
-{
-	struct mshare_host_op *op = data;
-	struct mshare_region *region = op->region;
-	int err;
-
-	/* The caller made this the region's one running change. */
-	err = mshare_host_change_begin(region);
-	if (err) {
-		op->result = err;
-	} else {
-		mshare_host_op_run(op);
-		mshare_host_change_end(region);
-	}
-	spin_lock(&region->attach_lock);
-	region->changing = false;
-	spin_unlock(&region->attach_lock);
-	wake_up_all(&region->change_done);
-	complete(&op->done);
-	mshare_host_op_put(op);
-	/* Module text runs until here: the thread holds a module reference. */
-	module_put_and_kthread_exit(0);
-}
-
 static bool mshare_host_claim(struct mshare_region *region)
 {
 	bool claimed;
@@ -300,6 +273,30 @@ static void mshare_host_unclaim(struct mshare_region *region)
 	region->changing = false;
 	spin_unlock(&region->attach_lock);
 	wake_up_all(&region->change_done);
+}
+
+static int mshare_host_change_begin(struct mshare_region *region);
+static void mshare_host_change_end(struct mshare_region *region);
+
+static int mshare_host_op_thread(void *data)
+{
+	struct mshare_host_op *op = data;
+	struct mshare_region *region = op->region;
+	int err;
+
+	/* The caller made this the region's one running change. */
+	err = mshare_host_change_begin(region);
+	if (err) {
+		op->result = err;
+	} else {
+		mshare_host_op_run(op);
+		mshare_host_change_end(region);
+	}
+	mshare_host_unclaim(region);
+	complete(&op->done);
+	mshare_host_op_put(op);
+	/* Module text runs until here: the thread holds a module reference. */
+	module_put_and_kthread_exit(0);
 }
 
 /*
