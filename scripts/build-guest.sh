@@ -34,6 +34,8 @@ for t in modprobe insmod rmmod lsmod depmod modinfo; do
 done
 
 cp "$build"/tests/* "$top"/tests/*.sh "$top"/bench/*.sh "$root/tests/"
+# stress-ng for the load group (its libraries follow below, as for kmod)
+cp "$(command -v stress-ng)" "$root/tests/"
 
 # Shared libraries of the dynamic binaries, at their host paths.
 for f in "$root/sbin/kmod" "$root"/tests/*; do

@@ -4,7 +4,8 @@
 # paging (the default under -cpu max), with no5lvl, and with no5lvl pti=on.
 # Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
 #
-# The first boot of each kernel also runs the 60 s stress group, and its
+# The first boot of each kernel also runs the 60 s stress group and the
+# load group (share and stress beside stress-ng), and its
 # kmod group cycles the module 1000 times (the leak check); the other boots
 # cycle it 200 times.
 #
@@ -49,7 +50,7 @@ run() {
 	done
 	for k in $kernels; do
 		cycles=${MSHARE_CYCLES:-1000}
-		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress}
+		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load}
 		for b in $boots; do
 			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
 			echo "# boot $k $b"

@@ -74,6 +74,26 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	placement) /tests/placement_test "$mnt" >&3 2>&1 ;;
 	churn)	/tests/churn_test "$mnt" >&3 2>&1 ;;
 	tables)	/tests/tables_test "$mnt" >&3 2>&1 ;;
+	load)	# share and 30 s of stress while stress-ng loads the guest
+		# with its vm, mmap, madvise, fork and page-fault stressors, as
+		# uid 65534: as root its madvise stressor injects memory
+		# failures (MADV_HWPOISON), which the log rule rightly fails
+		mkdir -p /tmp/sng && chmod 1777 /tmp/sng
+		/tests/asuser 65534 /tests/stress-ng --temp-path /tmp/sng --vm 1 \
+			--vm-bytes 96M --mmap 1 --mmap-bytes 48M --madvise 1 \
+			--fork 1 --fault 1 --timeout 600s --metrics-brief \
+			>/tmp/stress-ng.log 2>&1 &
+		sng=$!
+		mshare_load=1 /tests/share_test "$mnt" >&3 2>&1
+		r1=$?
+		/tests/stress_test "$mnt" 30 >&3 2>&1
+		r2=$?
+		kill -INT "$sng" 2>/dev/null
+		wait "$sng"
+		r3=$?
+		sed 's/^/# /' /tmp/stress-ng.log >&3
+		echo "# load: share $r1, stress $r2, stress-ng $r3" >&3
+		[ "$r1" = 0 ] && [ "$r2" = 0 ] && [ "$r3" = 0 ] ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
 	*)	# any other test program, by name (developers' scratch tests)
 		if [ -x "/tests/$g" ]; then

@@ -477,6 +477,13 @@ static long meminfo(const char *key)
 	return -1;
 }
 
+/*
+ * Set (mshare_load in the environment) when the load group runs this
+ * program beside stress-ng: system-wide counters then move with other
+ * processes, so the checks built on them are reported, not judged.
+ */
+static int under_load;
+
 /* A /proc/self/status field ("VmPTE:") in kB; 0 if absent */
 static long status_kb(const char *key)
 {
@@ -1862,9 +1869,11 @@ static void test_economy(void)
 	 * the limits allow one stray 4 kB table across all 100 processes,
 	 * and no second fault in any of them.
 	 */
-	if (!check(ms.ok == NECON && ms_pp <= 0.04,
-		   "economy: mshare page tables per attaching process <= 0.04 kB, one table page over all 100 (%.2f kB)",
-		   ms_pp))
+	if (under_load)
+		diag("economy: page tables per attacher not judged: under load, other processes move the system-wide count");
+	else if (!check(ms.ok == NECON && ms_pp <= 0.04,
+			"economy: mshare page tables per attaching process <= 0.04 kB, one table page over all 100 (%.2f kB)",
+			ms_pp))
 		diag("expected no page table of its own in any attacher");
 	check(ms.ok == NECON && ms.fmax <= 1,
 	      "economy: an mshare attacher touches 64 MiB with 1 page fault (max %lld)",
@@ -2562,6 +2571,10 @@ static void test_leaks(long pt0, long sh0, long own0)
 	     pt0, pt, pt - pt0, own);
 	diag("leaks: Shmem %ld kB at the start, %ld kB at the end (%+ld kB)",
 	     sh0, sh, sh - sh0);
+	if (under_load) {
+		diag("leaks: not judged: under load, other processes move PageTables and Shmem");
+		return;
+	}
 	check(pt0 >= 0 && pt >= 0 && pt - pt0 - own <= 0,
 	      "leaks: PageTables is back at its start value but for this process's own growth (%+ld kB)",
 	      pt - pt0 - own);
@@ -2607,6 +2620,7 @@ int main(int argc, char **argv)
 	pt0 = meminfo_now("PageTables:");
 	sh0 = meminfo_now("Shmem:");
 	own0 = status_kb("VmPTE:");
+	under_load = getenv("mshare_load") != NULL;
 	diag("start: PageTables %ld kB, Shmem %ld kB", pt0, sh0);
 
 	run_group(test_basic, "basic", aff);
