@@ -51,7 +51,7 @@ struct mshare_host_op {
 	struct file		*file;		/* NULL: anonymous */
 	unsigned long		addr, len, prot, flags, offset;
 	bool			unmap;
-	bool			huge;		/* a hugetlbfs file */
+	bool			serial;		/* mshare_hugetlb_lock, late populate */
 	unsigned long		result;
 };
 
@@ -172,7 +172,8 @@ static int mshare_host_check_placed(struct mshare_host_op *op)
  * check, and populated only once checked: two regions placing the same
  * file at once would otherwise each miss the other, or share a table
  * before the check could refuse it.  Only the mmap and the check are
- * serialised (no pages are touched under the mutex).
+ * serialised (no pages are touched under the mutex).  Files of stacking
+ * filesystems go this way too: their mmap may turn out to map hugetlbfs.
  */
 static DEFINE_MUTEX(mshare_hugetlb_lock);
 
@@ -181,7 +182,7 @@ static void mshare_host_map(struct mshare_host_op *op)
 	unsigned long populate = op->flags & (MAP_POPULATE | MAP_LOCKED);
 	long err;
 
-	if (!op->huge) {
+	if (!op->serial) {
 		op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
 				     op->flags, op->offset);
 		if (!IS_ERR_VALUE(op->result)) {
@@ -191,7 +192,14 @@ static void mshare_host_map(struct mshare_host_op *op)
 		}
 		return;
 	}
-	/* MAP_LOCKED means nothing to hugetlb but populating. */
+	/*
+	 * MAP_LOCKED populates (hugetlb VMAs are never VM_LOCKED); its
+	 * permission check stays: mmap() would fail with EPERM.
+	 */
+	if ((op->flags & MAP_LOCKED) && !can_do_mlock()) {
+		op->result = -EPERM;
+		return;
+	}
 	mutex_lock(&mshare_hugetlb_lock);
 	op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
 			     op->flags & ~populate, op->offset);
@@ -201,10 +209,10 @@ static void mshare_host_map(struct mshare_host_op *op)
 			op->result = err;
 	}
 	mutex_unlock(&mshare_hugetlb_lock);
-	/* As MAP_POPULATE: read faults, errors ignored. */
+	/* As MAP_POPULATE (populate_vma_page_range()): errors ignored. */
 	if (!IS_ERR_VALUE(op->result) && populate)
 		get_user_pages_unlocked(op->addr, op->len >> PAGE_SHIFT, NULL,
-					0);
+					op->prot != PROT_NONE ? FOLL_FORCE : 0);
 }
 
 /*
@@ -601,7 +609,9 @@ static bool mshare_range_ok(struct mshare_region *region, u64 offset, u64 len)
 /*
  * Objects whose pages are not ordinary struct pages: character devices
  * (device memory, /dev/mem, DRM, fbdev) and DAX files.  Refused before the
- * mapping, so that nothing already placed is replaced by a failed call.
+ * mapping, so that nothing already placed is replaced by a failed call
+ * (what only the mapping shows is refused after it, and leaves the range
+ * empty: mshare_host_check_placed()).
  */
 static int mshare_host_object_ok(struct file *file)
 {
@@ -699,7 +709,8 @@ long mshare_host_create_mapping(struct mshare_region *region,
 	}
 
 	op.file = file;
-	op.huge = file && mshare_huge_size(file);
+	op.serial = file && (mshare_huge_size(file) ||
+			     file_inode(file)->i_sb->s_stack_depth);
 	op.addr = MSHARE_HOST_BASE + req->region_offset;
 	op.len = req->size;
 	op.prot = req->prot;
