@@ -107,7 +107,16 @@ for g in $(echo "$groups" | tr ',' ' '); do
 done
 
 # Unload exactly as a user would: the modprobe.d remove line unmounts first.
-/sbin/modprobe -r mshare
+# The last group's regions may still be on their way out (deferred file
+# release, RCU): a few retries, counted, before removal counts as failed.
+tries=0
+until /sbin/modprobe -r mshare 2>/tmp/rmmod.err; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 20 ] || break
+	sleep 0.5
+done
+[ "$tries" -eq 0 ] || { echo "# modprobe -r needed $tries retries: $(cat /tmp/rmmod.err)" >&3; cat /sys/module/mshare/refcnt 2>/dev/null | sed 's/^/# refcnt /' >&3; }
+[ "$tries" -lt 20 ]
 tap $? "modprobe -r mshare unmounts and unloads"
 [ ! -e /sys/module/mshare ] && [ ! -e "$mnt" ]
 tap $? "after unload neither /sys/module/mshare nor $mnt exists"

@@ -213,4 +213,35 @@ static inline bool mshare_tmpfs_huge(struct super_block *sb)
 	return sb->s_magic == TMPFS_MAGIC && sbinfo->huge;
 }
 
+/*
+ * lockdep models "inside an mmu notifier invalidation" as one lock map for
+ * every mm, which __mmu_notifier_invalidate_range_end() takes.  A host's
+ * end forwards to each attacher's __mmu_notifier_invalidate_range_end()
+ * while it holds the map: two mms, but one map, which lockdep reports as
+ * recursive locking.  The forwarding steps out of the host's hold of the
+ * map; the attacher's end takes it again, so its subscribers' callbacks
+ * are checked as they always are.  (Starts do not nest: the inline
+ * mmu_notifier_invalidate_range_start() holds the map, and the
+ * __mmu_notifier_invalidate_range_start() forwarded into does not take it.)
+ */
+/* The map is not exported: ksym.c looks it up (NULL: no annotation). */
+extern struct lockdep_map *mshare_mn_lockdep_map;
+
+#ifdef CONFIG_LOCKDEP
+static inline void mshare_fwd_lockdep_out(void)
+{
+	if (mshare_mn_lockdep_map)
+		lock_map_release(mshare_mn_lockdep_map);
+}
+
+static inline void mshare_fwd_lockdep_in(void)
+{
+	if (mshare_mn_lockdep_map)
+		lock_map_acquire(mshare_mn_lockdep_map);
+}
+#else
+static inline void mshare_fwd_lockdep_out(void) { }
+static inline void mshare_fwd_lockdep_in(void) { }
+#endif
+
 #endif /* MSHARE_COMPAT_H */

@@ -443,7 +443,9 @@ static void mshare_host_invalidate_end(struct mmu_notifier *mn,
 
 	if (!mmu_notifier_range_blockable(range))
 		return;
+	mshare_fwd_lockdep_out();
 	mshare_host_forward(region, range, false);
+	mshare_fwd_lockdep_in();
 	spin_lock(&region->attach_lock);
 	idle = !--region->fwd_active;
 	spin_unlock(&region->attach_lock);

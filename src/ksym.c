@@ -139,11 +139,18 @@ unsigned long mshare_gate_target(unsigned long ip)
 	return 0;
 }
 
+/* compat.h: lockdep's map of notifier invalidations (lockdep kernels only) */
+struct lockdep_map *mshare_mn_lockdep_map;
+
 /* Resolve the targets and add the stubs to the hook's filter. */
 int mshare_ksym_init(struct ftrace_ops *ops)
 {
 	struct mshare_gate *gate;
 	int i, err;
+
+	if (IS_ENABLED(CONFIG_LOCKDEP))
+		mshare_mn_lockdep_map = (struct lockdep_map *)
+			mshare_ksym("__mmu_notifier_invalidate_range_start_map");
 
 	for (i = 0; i < ARRAY_SIZE(mshare_gates); i++) {
 		gate = &mshare_gates[i];
