@@ -15,7 +15,8 @@
 #
 # Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
 # matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
-# (default fs,kmod), MSHARE_CYCLES (overrides both cycle counts).
+# (default fs,kmod), MSHARE_CYCLES (overrides both cycle counts),
+# MSHARE_KERNEL_ARGS (added to every boot's command line).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -60,7 +61,7 @@ run() {
 			MSHARE_VM_TIMEOUT=${MSHARE_VM_TIMEOUT:-1200} \
 			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
 				mshare_cycles="$cycles" mshare_strict=1 \
-				${boot_args[$b]} || rc=$?
+				${boot_args[$b]} ${MSHARE_KERNEL_ARGS:-} || rc=$?
 			# run() is on the left of ||, so set -e is off here: a
 			# boot that dies before its verdicts must still fail.
 			if [ "$rc" -eq 0 ]; then

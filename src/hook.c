@@ -170,6 +170,8 @@ int mshare_hook_init(void)
 		err = mshare_ksym_init(&mshare_hook_ops);
 	if (!err)
 		err = register_ftrace_function(&mshare_hook_ops);
+	if (!err)
+		mshare_ksym_data_init();
 	if (err) {
 		ftrace_free_filter(&mshare_hook_ops);
 		pr_err("cannot install the ftrace hook: %d (kernel.ftrace_enabled=0, or livepatch or another IPMODIFY user on handle_mm_fault?)\n",

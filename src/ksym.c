@@ -111,7 +111,15 @@ __attribute__((noipa)) void mshare_gate_drop_all_locks(struct mm_struct *mm)
 	WARN_ONCE(1, "mshare: mm_drop_all_locks gate not armed\n");
 }
 
+static __attribute__((noipa))
+unsigned long mshare_kallsyms_lookup_name(const char *name)
+{
+	WARN_ONCE(1, "mshare: kallsyms_lookup_name gate not armed\n");
+	return 0;
+}
+
 static struct mshare_gate mshare_gates[] = {
+	{ .name = "kallsyms_lookup_name", .stub = mshare_kallsyms_lookup_name },
 	{ .name = "mm_take_all_locks", .stub = mshare_gate_take_all_locks },
 	{ .name = "mm_drop_all_locks", .stub = mshare_gate_drop_all_locks },
 	{ .name = "set_memory_ro", .stub = mshare_set_memory_ro },
@@ -142,15 +150,22 @@ unsigned long mshare_gate_target(unsigned long ip)
 /* compat.h: lockdep's map of notifier invalidations (lockdep kernels only) */
 struct lockdep_map *mshare_mn_lockdep_map;
 
+/*
+ * Data symbols, which kprobes cannot resolve: through the kernel's own
+ * lookup, entered by its gate, so only once the hook is registered.
+ */
+void mshare_ksym_data_init(void)
+{
+	if (IS_ENABLED(CONFIG_LOCKDEP))
+		mshare_mn_lockdep_map = (struct lockdep_map *)
+			mshare_kallsyms_lookup_name("__mmu_notifier_invalidate_range_start_map");
+}
+
 /* Resolve the targets and add the stubs to the hook's filter. */
 int mshare_ksym_init(struct ftrace_ops *ops)
 {
 	struct mshare_gate *gate;
 	int i, err;
-
-	if (IS_ENABLED(CONFIG_LOCKDEP))
-		mshare_mn_lockdep_map = (struct lockdep_map *)
-			mshare_ksym("__mmu_notifier_invalidate_range_start_map");
 
 	for (i = 0; i < ARRAY_SIZE(mshare_gates); i++) {
 		gate = &mshare_gates[i];

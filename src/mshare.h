@@ -194,6 +194,7 @@ struct ftrace_ops;
 int mshare_ksym_init(struct ftrace_ops *ops);
 unsigned long mshare_ksym(const char *name);
 unsigned long mshare_gate_target(unsigned long ip);
+void mshare_ksym_data_init(void);
 struct mm_struct *mshare_mm_alloc(void);
 int mshare_gate_take_all_locks(struct mm_struct *mm);
 void mshare_gate_drop_all_locks(struct mm_struct *mm);
