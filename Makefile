@@ -5,7 +5,7 @@
 #                   and the uapi header
 # make check        install what is missing, then the whole VM test matrix
 # make check-debug  every group on a KASAN + lockdep + DEBUG_VM kernel built
-#                   here from linux-source-6.12 (cached; ~N min once)
+#                   here from linux-source-6.12 (cached; ~26 min once)
 # make demo         install what is missing, then a VM that shows mshare
 # make bench        measure mshare vs plain sharing and hugetlbfs; writes
 #                   docs/benchmarks.md

@@ -36,7 +36,8 @@ obj="$dir/obj"
 
 if [ ! -f "$dir/built" ]; then
 	start=$(date +%s)
-	rm -rf "$dir"
+	# Builds for other sources or fragments are stale: a few GB each.
+	rm -rf "$dir" "$cache"/*-*
 	mkdir -p "$dir" "$obj"
 	echo "debug kernel: unpacking $tarball ($srcver)" >&2
 	tar -xJf "$tarball" -C "$dir"
