@@ -74,6 +74,9 @@
 
 #define TOTAL_TIMEOUT	120	/* seconds; the whole program */
 #define CHILD_TIMEOUT	60	/* seconds; a child that takes longer dies */
+
+/* Time limits are multiplied by this: 5 on the debug kernel, else 1. */
+static unsigned int slow = 1;
 #define REPORT_TIMEOUT	40000	/* ms to wait for reports of children */
 
 #define NECON		100	/* processes of the economy checks */
@@ -235,7 +238,7 @@ static pid_t spawn(void)
 		signal(SIGALRM, SIG_DFL);
 		signal(SIGBUS, SIG_DFL);
 		signal(SIGSEGV, SIG_DFL);
-		alarm(CHILD_TIMEOUT);
+		alarm(CHILD_TIMEOUT * slow);
 		setrlimit(RLIMIT_CORE, &rl);
 		return 0;
 	}
@@ -1905,9 +1908,13 @@ plain:
 	     ms_pp, (long long)ms.fmax, pl_pp, (long long)pl.fmin);
 	check(pl.started == NECON && pl.ok == NECON && pl.exited_ok == NECON,
 	      "economy: 100 plain memfd mappers mapped and touched 64 MiB");
-	check(pl.ok == NECON && pl_pp > 100.0,
-	      "economy: plain MAP_SHARED page tables per process > 100 kB (%.2f kB): the method measures",
-	      pl_pp);
+	if (under_load)
+		diag("economy: plain page tables per process not judged under load (%.2f kB)",
+		     pl_pp);
+	else
+		check(pl.ok == NECON && pl_pp > 100.0,
+		      "economy: plain MAP_SHARED page tables per process > 100 kB (%.2f kB): the method measures",
+		      pl_pp);
 	check(pl.ok == NECON && pl.fmin >= 64,
 	      "economy: a plain mapper takes >= 64 page faults for 64 MiB (min %lld): the fault count measures",
 	      (long long)pl.fmin);
@@ -2613,7 +2620,8 @@ int main(int argc, char **argv)
 	if (sched_getaffinity(0, sizeof(affinity), &affinity) == 0)
 		aff = &affinity;
 	/* The debug kernel (KASAN, lockdep) under load runs far slower. */
-	limit = TOTAL_TIMEOUT * (getenv("mshare_debug_kernel") ? 5 : 1);
+	slow = getenv("mshare_debug_kernel") ? 5 : 1;
+	limit = TOTAL_TIMEOUT * slow;
 	alarm(limit);
 
 	diag("share_test on %s, names start with %s, time limit %d s",
