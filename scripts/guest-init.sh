@@ -7,6 +7,8 @@
 # to init as environment variables:
 #   mshare_groups=fs,kmod   test groups to run (or "shell" for a prompt)
 #   mshare_cycles=N         load/unload cycles of the kmod group
+#   mshare_fuzz=SECONDS     length of the fuzz group (mshare_fuzz_seed=N
+#                           replays a seed, mshare_fuzz_workers=N)
 export PATH=/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -95,6 +97,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		echo "# load: share $r1, stress $r2, stress-ng $r3" >&3
 		[ "$r1" = 0 ] && [ "$r2" = 0 ] && [ "$r3" = 0 ] ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
+	fuzz)	# mshare_fuzz=SECONDS (default 60), mshare_fuzz_seed=N to replay
+		/tests/fuzz_test "$mnt" "${mshare_fuzz:-60}" >&3 2>&1 ;;
 	*)	# any other test program, by name (developers' scratch tests)
 		if [ -x "/tests/$g" ]; then
 			"/tests/$g" "$mnt" >&3 2>&1

@@ -7,7 +7,9 @@
 # Usage: vm-run.sh KVER LABEL GROUPS [KERNEL-ARGS...]
 #   GROUPS: comma-separated test groups (fs,kmod), or "shell" for an
 #           interactive guest on this terminal.
-# Environment: MSHARE_VM_MEM (default 2G), MSHARE_VM_TIMEOUT (s, default 600)
+# Environment: MSHARE_VM_MEM (default 2G), MSHARE_VM_TIMEOUT (s, default 600),
+# MSHARE_VM_NUMA=1 (two NUMA nodes, one CPU and half the memory each: NUMA
+# balancing and page migration between nodes for the fuzz group).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +24,21 @@ append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 mshare_groups=$grou
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2
 	-m "${MSHARE_VM_MEM:-2G}" -nodefaults -display none -no-reboot
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd")
+if [ "${MSHARE_VM_NUMA:-0}" = 1 ]; then
+	mem=${MSHARE_VM_MEM:-2G}
+	case "$mem" in
+	*G) half=$((${mem%G} * 512))M ;;
+	*M) half=$((${mem%M} / 2))M ;;
+	*) die "MSHARE_VM_NUMA needs MSHARE_VM_MEM in M or G (got $mem)" ;;
+	esac
+	# one socket per node: a shared last-level cache across nodes is a
+	# topology the kernel warns about
+	qemu[6]=2,sockets=2
+	qemu+=(-object "memory-backend-ram,id=m0,size=$half"
+		-object "memory-backend-ram,id=m1,size=$half"
+		-numa node,nodeid=0,cpus=0,memdev=m0
+		-numa node,nodeid=1,cpus=1,memdev=m1)
+fi
 
 if [ "$groups" = shell ]; then
 	exec "${qemu[@]}" -append "$append" -serial mon:stdio
