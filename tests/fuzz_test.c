@@ -147,6 +147,7 @@ struct wshared {
 	pid_t pid;
 	long ops;
 	long op_count[NOPS];
+	double op_secs[NOPS];	/* time spent in each kind */
 	unsigned int logpos;
 	char log[LOGN][112];	/* the last operations, a ring */
 };
@@ -412,16 +413,41 @@ static void check_page(char *base, int s, unsigned int p, const char *how)
 		compare(s, p, g0, g1, how);
 }
 
-static void check_slot(char *base, int s, const char *how)
+/*
+ * Check a slot through an attachment: every page, or (quick) a sample of
+ * the object's pages, and a hole or two, which must fault.
+ */
+static void check_slot_how(char *base, int s, const char *how, int quick)
 {
-	unsigned int p, holes = 0;
+	unsigned int i, p, holes = 0;
+	uint64_t w0, w1;
 
+	if (quick) {
+		for (i = 0; i < 12; i++) {
+			p = rn(slots[s].npages ? slots[s].npages : SPAN_PAGES);
+			check_page(base, s, p, how);
+		}
+		p = rn(SPAN_PAGES);
+		if (!expect(s, p, &w0, &w1))
+			check_page(base, s, p, how);
+		return;
+	}
 	for (p = 0; p < SPAN_PAGES; p++) {
-		if (expect(s, p, &(uint64_t){0}, &(uint64_t){0}))
+		if (expect(s, p, &w0, &w1))
 			check_page(base, s, p, how);
 		else if (holes++ < 2)	/* a hole or two must fault */
 			check_page(base, s, p, how);
 	}
+}
+
+static void check_slot(char *base, int s, const char *how)
+{
+	check_slot_how(base, s, how, 0);
+}
+
+static void check_quick(char *base, int s, const char *how)
+{
+	check_slot_how(base, s, how, 1);
 }
 
 static int pick_slot(void)
@@ -524,8 +550,8 @@ static void op_place(int s)
 		k = K_MEMFD;
 	if (k == K_EXT4 && !sh->has_ext4)
 		k = K_TMPFS;
-	np = is_huge(k) ? SPAN_PAGES : 1 + rn(SPAN_PAGES);
-	if (rn(4) == 0)
+	np = is_huge(k) ? SPAN_PAGES : 1 + rn(rn(2) ? 64 : SPAN_PAGES);
+	if (rn(6) == 0)
 		np = SPAN_PAGES;	/* whole PTE tables: THP collapse */
 	if (k == K_HUGEANON)
 		flags |= MAP_ANONYMOUS | MAP_HUGETLB;
@@ -1160,13 +1186,13 @@ static void op_iouring(int s)
 
 static void op_movepages(int s)
 {
-	void *pages[16];
-	int nodes[16], status[16], i, n = 0, p;
+	void *pages[4];
+	int nodes[4], status[4], i, n = 0, p;
 	long r;
 
 	if (sh->nodes < 2)
 		return;
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < 4; i++) {
 		p = pick_tagged(s);
 		if (p < 0)
 			break;
@@ -1248,7 +1274,7 @@ static void op_attach2(int s)
 	b = region_attach(rfd, REGION_ALIGN, PROT_READ | PROT_WRITE);
 	if (!b)
 		fail("second attach: %s", errname(errno));
-	check_slot(b, s, "second attachment");
+	check_quick(b, s, "second attachment");
 	if (munmap(b, REGION_ALIGN))
 		fail("detach: %s", errname(errno));
 }
@@ -1468,8 +1494,8 @@ static void op_foreign(int write_attempt)
 	must_fail((long)(mmap(NULL, REGION_ALIGN, PROT_READ | PROT_WRITE,
 			     MAP_SHARED, fd, 0) == MAP_FAILED ? -1 : 0),
 		 "PROT_WRITE mmap of an O_RDONLY region", 1, EACCES);
-	for (i = 0; i < 48; i++) {
-		unsigned int p = rn(SPAN_PAGES);
+	for (i = 0; i < 24; i++) {
+		unsigned int p = rn(rn(2) ? 64 : SPAN_PAGES);
 		uint64_t val, g, pub;
 
 		s = (int)rn(NSLOT);
@@ -1580,9 +1606,12 @@ static int pick_op(void)
 	return OP_CHECK;
 }
 
+static double now(void);
+
 static int worker(int w, int incarnation)
 {
 	struct sigaction sa;
+	double t0;
 	int op, s;
 
 	me = w;
@@ -1612,6 +1641,7 @@ static int worker(int w, int incarnation)
 		cur_slot = s;
 		__atomic_add_fetch(&ws->ops, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&ws->op_count[op], 1, __ATOMIC_RELAXED);
+		t0 = now();
 		switch (op) {
 		case OP_PLACE: op_place(s); break;
 		case OP_UNMAP: op_unmap(s, 0); break;
@@ -1648,7 +1678,10 @@ static int worker(int w, int incarnation)
 		case OP_RENAME: op_rename(); break;
 		case OP_CHMOD: op_chmod(); break;
 		case OP_RECREATE: op_recreate(); break;
-		case OP_INVALID: op_invalid(s); check_slot(att, s, "after an invalid call"); break;
+		case OP_INVALID:
+			op_invalid(s);
+			check_quick(att, s, "after an invalid call");
+			break;
 		case OP_FOREIGN: op_foreign(0); break;
 		case OP_FOREIGN_WRITE: op_foreign(1); break;
 		}
@@ -1657,7 +1690,8 @@ static int worker(int w, int incarnation)
 		    op == OP_MLOCK || op == OP_MOVEPAGES || op == OP_COLLAPSE ||
 		    op == OP_PMADVISE || op == OP_MSYNC || op == OP_PUNCH ||
 		    op == OP_TRUNCATE)
-			check_slot(att, s, op_name[op]);
+			check_quick(att, s, op_name[op]);
+		ws->op_secs[op] += now() - t0;
 	}
 	munlockall();
 	return 0;
@@ -1947,13 +1981,16 @@ int main(int argc, char **argv)
 	diag("foreign reads: %ld tags, %ld zeros, %ld faults", sh->foreign_tags,
 	     sh->foreign_zeros, sh->foreign_faults);
 	for (i = 0; i < NOPS; i++) {
+		double t = 0;
 		long n = 0;
 
-		for (w = 0; w < sh->nworkers; w++)
+		for (w = 0; w < sh->nworkers; w++) {
 			n += sh->w[w].op_count[i];
+			t += sh->w[w].op_secs[i];
+		}
 		if (!n)
 			missing++;
-		diag("  %-16s %ld", op_name[i], n);
+		diag("  %-16s %8ld  %6.1f s", op_name[i], n, t);
 	}
 	check(!sh->fails, "fuzz (seed %llu): %ld operations, no model mismatch and no refused call that succeeded",
 	      (unsigned long long)seed, ops);
