@@ -6,6 +6,8 @@
 # make check        install what is missing, then the whole VM test matrix
 # make check-debug  every group on a KASAN + lockdep + DEBUG_VM kernel built
 #                   here from linux-source-6.12 (cached; ~26 min once)
+# make fuzz         the seeded fuzzer alone, FUZZ_SECS (600) per kernel,
+#                   the debug kernel included; FUZZ_SEED=N replays a seed
 # make demo         install what is missing, then a VM that shows mshare
 # make bench        measure mshare vs plain sharing and hugetlbfs; writes
 #                   docs/benchmarks.md
@@ -23,7 +25,7 @@ PREFIX	?= /usr
 TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
 STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test \
 		   security_test notify_test sync_test placement_test \
-		   churn_test tables_test asuser
+		   churn_test tables_test fuzz_test asuser
 KMOD_TESTS	:= kmod_cycle
 TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS)) \
 		   build/tests/mshare_bench
@@ -33,7 +35,7 @@ T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install uninstall setup tests check check-debug demo bench test shell lint help
+.PHONY: all modules clean install uninstall setup tests check check-debug fuzz demo bench test shell lint help
 
 all: modules
 
@@ -94,6 +96,13 @@ check-debug: setup
 	MSHARE_KERNEL_ARGS="brd.rd_nr=2 brd.rd_size=65536 mshare_debug_kernel=1" \
 	MSHARE_VM_TIMEOUT=3600 scripts/check.sh
 
+# The fuzz group alone, one boot (4-level paging) per kernel: the newest 6.1
+# and 6.12, then the debug kernel (built once if it is not cached).
+FUZZ_SECS	?= 600
+fuzz: setup
+	$(MAKE) tests
+	MSHARE_FUZZ=$(FUZZ_SECS) MSHARE_FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh
+
 demo: setup
 	$(MAKE) tests
 	scripts/demo.sh
@@ -117,4 +126,4 @@ lint:
 	scripts/lint.sh
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,16p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,18p' Makefile

@@ -13,9 +13,12 @@
 # first boot of a kernel, with stress and 1000 kmod cycles, took 476-495 s
 # on a loaded 2-core machine).
 #
+# Every boot has two NUMA nodes (MSHARE_VM_NUMA=1) and runs the fuzz group
+# for MSHARE_FUZZ seconds (default 60; MSHARE_FUZZ_SEED replays a seed).
+#
 # Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
 # matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
-# (default fs,kmod), MSHARE_CYCLES (overrides both cycle counts),
+# (default: every group), MSHARE_CYCLES (overrides both cycle counts),
 # MSHARE_KERNEL_ARGS (added to every boot's command line).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +29,10 @@ declare -A boot_args=(
 	[no5lvl-pti]="no5lvl pti=on"
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,fuzz}
+fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
+[ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
+export MSHARE_VM_NUMA=${MSHARE_VM_NUMA:-1}
 kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
 [ -n "$kernels" ] || die "no kernels installed (make setup)"
 
@@ -60,7 +66,7 @@ run() {
 			# shellcheck disable=SC2086
 			MSHARE_VM_TIMEOUT=${MSHARE_VM_TIMEOUT:-1200} \
 			"$top/scripts/vm-run.sh" "$k" "$k-$b" "$groups$extra" \
-				mshare_cycles="$cycles" mshare_strict=1 \
+				mshare_cycles="$cycles" mshare_strict=1 $fuzz \
 				${boot_args[$b]} ${MSHARE_KERNEL_ARGS:-} || rc=$?
 			# run() is on the left of ||, so set -e is off here: a
 			# boot that dies before its verdicts must still fail.
