@@ -161,6 +161,7 @@ struct shared {
 	long fails;		/* mismatches, bad results */
 	long signals;		/* unexpected signals */
 	long kills, respawns, foreign_faults, foreign_zeros, foreign_tags;
+	long uring_io;		/* fixed-buffer I/Os done through attachments */
 	char first_fail[256];
 	struct wshared w[MAXW];
 };
@@ -649,12 +650,33 @@ static void op_unmap(int s, int part)
 	}
 }
 
+/*
+ * Fill the worker's source file with page p of slot s as it is to become:
+ * its tag, version v, and the rest of what the page holds now.  O_DIRECT
+ * and io_uring reads from it write the attachment's page.
+ */
+static void prep_source(int s, unsigned int p, uint64_t v, char *src,
+			size_t len)
+{
+	uint64_t buf[PG / 8];
+	int fd;
+
+	snprintf(src, len, EXT4_DIR "/src-%d", me);
+	buf[0] = tag(me, s, slots[s].gen, p);
+	buf[1] = v;
+	memcpy(&buf[2], page_addr(att, s, p) + 16, PG - 16);
+	fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || pwrite(fd, buf, PG, 0) != (ssize_t)PG || fsync(fd))
+		fail("O_DIRECT source: %s", errname(errno));
+	close(fd);
+}
+
 /* Write a new version into page p by one of the write paths */
 static void op_write(int s, int how)
 {
 	struct slot *sl = &slots[s];
 	int p = pick_tagged(s);
-	uint64_t v, buf[PG / 8];
+	uint64_t v;
 	char *addr;
 	ssize_t r;
 	int fd;
@@ -694,25 +716,12 @@ static void op_write(int s, int how)
 	case OP_DIRECT_IN: {
 		/* O_DIRECT read from a file into the attachment (GUP write) */
 		char src[64];
-		void *al;
 
 		if (!sh->has_ext4)
 			return;
-		snprintf(src, sizeof(src), EXT4_DIR "/src-%d", me);
-		memset(buf, 0, sizeof(buf));
-		buf[0] = tag(me, s, sl->gen, (unsigned int)p);
-		buf[1] = v;
-		/* the rest of the page is what the object already holds */
-		memcpy(&buf[2], page_addr(att, s, (unsigned int)p) + 16,
-		       PG - 16);
-		fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || pwrite(fd, buf, PG, 0) != (ssize_t)PG ||
-		    fsync(fd))
-			fail("O_DIRECT source: %s", errname(errno));
-		close(fd);
+		prep_source(s, (unsigned int)p, v, src, sizeof(src));
 		fd = open(src, O_RDONLY | O_DIRECT);
-		al = page_addr(att, s, (unsigned int)p);
-		r = pread(fd, al, PG, 0);
+		r = pread(fd, page_addr(att, s, (unsigned int)p), PG, 0);
 		if (r != (ssize_t)PG)
 			fail("O_DIRECT read into the attachment: %zd %s", r,
 			     errname(errno));
@@ -1157,27 +1166,113 @@ static void op_uffd(int s)
 	close(u);
 }
 
+/*
+ * One READ_FIXED (file → attachment page) or WRITE_FIXED (attachment page
+ * → file) through the registered buffer at page pg, by the raw interface:
+ * rings mapped, one entry submitted, its completion waited for.
+ */
+static void uring_io(int ring, struct io_uring_params *p, int s, int pg,
+		     int write)
+{
+	size_t sqsz = p->sq_off.array + p->sq_entries * sizeof(__u32);
+	size_t cqsz = p->cq_off.cqes +
+		      p->cq_entries * sizeof(struct io_uring_cqe);
+	size_t esz = p->sq_entries * sizeof(struct io_uring_sqe);
+	int single = !!(p->features & IORING_FEAT_SINGLE_MMAP), fd;
+	struct io_uring_sqe *sqes, *e;
+	struct io_uring_cqe *cqe;
+	unsigned int *tail, *head, mask, res;
+	uint64_t v = slots[s].ver[pg] + 1, back[2];
+	char *sq, *cq, path[64];
+	long r;
+
+	if (single && cqsz > sqsz)
+		sqsz = cqsz;
+	sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_SQ_RING);
+	cq = single ? sq : mmap(NULL, cqsz, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_POPULATE, ring,
+				IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, esz, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		fail("io_uring ring mmap: %s", errname(errno));
+	if (write)
+		snprintf(path, sizeof(path), EXT4_DIR "/dst-%d", me);
+	else
+		prep_source(s, (unsigned int)pg, v, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	if (fd < 0)
+		fail("io_uring file: %s", errname(errno));
+	e = &sqes[0];
+	memset(e, 0, sizeof(*e));
+	e->opcode = write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
+	e->fd = fd;
+	e->addr = (uintptr_t)page_addr(att, s, (unsigned int)pg);
+	e->len = PG;
+	e->buf_index = 0;
+	tail = (unsigned int *)(sq + p->sq_off.tail);
+	mask = *(unsigned int *)(sq + p->sq_off.ring_mask);
+	((unsigned int *)(sq + p->sq_off.array))[*tail & mask] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	r = syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0);
+	if (r != 1)
+		fail("io_uring_enter: %ld %s", r, errname(errno));
+	head = (unsigned int *)(cq + p->cq_off.head);
+	cqe = (struct io_uring_cqe *)(cq + p->cq_off.cqes) +
+	      (*head & *(unsigned int *)(cq + p->cq_off.ring_mask));
+	res = (unsigned int)cqe->res;
+	__atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+	if (res != PG)
+		fail("io_uring %s of the fixed buffer: %d", write ? "WRITE_FIXED" :
+		     "READ_FIXED", (int)res);
+	__atomic_add_fetch(&sh->uring_io, 1, __ATOMIC_RELAXED);
+	if (write) {
+		int rfd2 = open(path, O_RDONLY);	/* not O_DIRECT */
+
+		if (rfd2 < 0 || pread(rfd2, back, 16, 0) != 16)
+			fail("reading back the io_uring file: %s",
+			     errname(errno));
+		close(rfd2);
+		compare(s, (unsigned int)pg, back[0], back[1], "WRITE_FIXED");
+	} else {
+		slots[s].ver[pg] = (uint32_t)v;
+	}
+	close(fd);
+	munmap(sqes, esz);
+	if (!single)
+		munmap(cq, cqsz);
+	munmap(sq, sqsz);
+}
+
 static void op_iouring(int s)
 {
 	struct io_uring_params p;
 	struct iovec iov;
-	int fd, pg = pick_tagged(s);
+	int fd, pg = pick_tagged(s), io = (int)rn(3);
 	long r;
 
 	if (pg < 0)
 		return;
 	memset(&p, 0, sizeof(p));
-	logop("io_uring: fixed buffer over slot %d from page %d", s, pg);
+	logop("io_uring: fixed buffer over slot %d from page %d%s", s, pg,
+	      io == 0 ? "" : io == 1 ? ", READ_FIXED" : ", WRITE_FIXED");
 	fd = (int)syscall(SYS_io_uring_setup, 4, &p);
 	if (fd < 0)
 		return;
 	iov.iov_base = page_addr(att, s, (unsigned int)pg);
 	iov.iov_len = (slots[s].npages - (unsigned int)pg) * PG;
-	if (iov.iov_len > (1UL << 20))
-		iov.iov_len = 1UL << 20;
+	if (io || iov.iov_len > (1UL << 20))
+		iov.iov_len = io ? PG : 1UL << 20;
 	r = syscall(SYS_io_uring_register, fd, IORING_REGISTER_BUFFERS, &iov, 1);
-	may_fail(r, "IORING_REGISTER_BUFFERS", 4, EFAULT, EOPNOTSUPP, ENOMEM,
-		 EINVAL);
+	/*
+	 * A longer range may cross a hole: EFAULT.  Before 6.x io_uring
+	 * refused file-backed buffers but shmem and hugetlb: EOPNOTSUPP.
+	 */
+	may_fail(r, "IORING_REGISTER_BUFFERS", io ? 1 : 2, EOPNOTSUPP, EFAULT);
+	if (r == 0 && io && sh->has_ext4)
+		uring_io(fd, &p, s, pg, io == 2);
 	if (r == 0)
 		syscall(SYS_io_uring_register, fd, IORING_UNREGISTER_BUFFERS,
 			NULL, 0);
@@ -1978,8 +2073,9 @@ int main(int argc, char **argv)
 	}
 	diag("fuzz: %ld operations in %.0f s (%.0f/s), %ld workers killed and restarted",
 	     ops, now() - start, ops / (now() - start), sh->respawns);
-	diag("foreign reads: %ld tags, %ld zeros, %ld faults", sh->foreign_tags,
-	     sh->foreign_zeros, sh->foreign_faults);
+	diag("foreign reads: %ld tags, %ld zeros, %ld faults; io_uring fixed-buffer I/Os: %ld",
+	     sh->foreign_tags, sh->foreign_zeros, sh->foreign_faults,
+	     sh->uring_io);
 	for (i = 0; i < NOPS; i++) {
 		double t = 0;
 		long n = 0;
