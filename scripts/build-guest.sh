@@ -9,8 +9,9 @@ set -euo pipefail
 
 kver=${1:?usage: build-guest.sh KVER [MODULE.ko]}
 module=${2:-}
+kr=$(kroot "$kver")	# the kernel's build root, or nothing
 if [ -z "$module" ]; then
-	module=$(ls /lib/modules/"$kver"/updates/dkms/mshare.ko* 2>/dev/null | head -n 1 || true)
+	module=$(ls "$kr"/lib/modules/"$kver"/updates/dkms/mshare.ko* 2>/dev/null | head -n 1 || true)
 	[ -n "$module" ] || die "mshare is not DKMS-installed for $kver (scripts/dkms-install.sh)"
 fi
 [ -d "$build/tests" ] || die "test programs not built (make tests)"
@@ -53,12 +54,15 @@ cp "$build/mncount/$kver/mncount.ko" "$root/tests/"
 # O_DIRECT and file-object tests, and overlayfs for the security group's
 # nesting attack, and zram for the fuzz group's swap, with their dependencies.
 for m in brd ext4 overlay zram; do
-	modprobe --show-depends -S "$kver" "$m" | awk '$1 == "insmod" {print $2}'
+	modprobe -d "${kr:-/}" --show-depends -S "$kver" "$m" |
+		awk '$1 == "insmod" {print $2}'
 done | sort -u | while read -r ko; do
-	cp --parents "$ko" "$root"
+	ko=${ko#"$kr"}
+	mkdir -p "$root$(dirname "$ko")"
+	cp "$kr$ko" "$root$ko"
 done
 for f in modules.order modules.builtin modules.builtin.modinfo; do
-	[ -f "/lib/modules/$kver/$f" ] && cp "/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
+	[ -f "$kr/lib/modules/$kver/$f" ] && cp "$kr/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
 done
 depmod -b "$root" "$kver"
 

@@ -8,10 +8,10 @@ set -euo pipefail
 
 kver=${1:?usage: build-mncount.sh KVER [make args]}
 shift
-kdir=/lib/modules/$kver/build
+kdir=$(kroot "$kver")/lib/modules/$kver/build
 [ -f "$kdir/Makefile" ] || die "no headers for $kver in $kdir (make setup installs them)"
 
 out=$build/mncount/$kver
 mkdir -p "$out"
 cp -p "$top"/tests/mncount/{Kbuild,mncount.c,mncount.h} "$out/"
-make -s -C "$kdir" M="$out" modules "$@"
+kmake "$kver" "$out" modules "$@"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build mshare.ko for one kernel in build/kbuild/KVER (a copy of the sources,
-# so builds for several kernels never share object files).
+# so builds for several kernels never share object files), in the kernel's
+# build root if it has one (lib.sh: kmake).
 # Usage: build-module.sh KVER [extra kbuild arguments, e.g. C=2]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kver=${1:?usage: build-module.sh KVER [make args]}
 shift
-kdir=/lib/modules/$kver/build
+kdir=$(kroot "$kver")/lib/modules/$kver/build
 [ -f "$kdir/Makefile" ] || die "no headers for $kver in $kdir (make setup installs them)"
 
 out=$build/kbuild/$kver
@@ -16,4 +17,4 @@ mkdir -p "$out"
 (cd "$top" && find Kbuild dkms.conf src include -type f \
 	\( -name '*.[ch]' -o -name Kbuild -o -name dkms.conf \) -print0 |
 	xargs -0 cp -p --parents -t "$out")
-make -s -C "$kdir" M="$out" modules "$@"
+kmake "$kver" "$out" modules "$@"

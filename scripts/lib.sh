@@ -7,6 +7,45 @@ build="$top/build"
 # apart from a make check running at the same time.
 guests=${MSHARE_GUEST_DIR:-$build/guest}
 
+# Build roots: Debian releases newer than the machine's (trixie) whose
+# kernels need their own compiler and libc to build modules.  Each is a
+# debootstrap tree, cached outside the repository (scripts/build-root.sh);
+# its kernels' images, headers and modules live inside it.
+roots=/var/cache/mshare/roots
+
+# The build root that holds kernel KVER, or nothing for the machine's own
+kroot() {
+	local r
+	[ -d "/lib/modules/$1" ] && return 0
+	for r in "$roots"/*; do
+		[ -d "$r/lib/modules/$1" ] && { echo "$r"; return 0; }
+	done
+	return 0
+}
+
+# Run make for kernel KVER where its compiler is: in its build root (with
+# the build directory mounted at /mshare-build, so that M= paths are the
+# same build/ files), or here.  Usage: kmake KVER DIR [make args...]
+kmake() {
+	local kver=$1 dir=$2 r
+	shift 2
+	r=$(kroot "$kver")
+	if [ -z "$r" ]; then
+		make -s -C "/lib/modules/$kver/build" M="$dir" "$@"
+		return
+	fi
+	root_mount "$r"
+	chroot "$r" make -s -C "/lib/modules/$kver/build" \
+		M="/mshare-build${dir#"$build"}" "$@"
+}
+
+# The mounts a build root needs: /proc, and build/ at /mshare-build.
+root_mount() {
+	mkdir -p "$1/mshare-build" "$build"
+	mountpoint -q "$1/proc" || mount -t proc proc "$1/proc"
+	mountpoint -q "$1/mshare-build" || mount --bind "$build" "$1/mshare-build"
+}
+
 mshare_version() {
 	sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf"
 }

@@ -23,7 +23,7 @@ initrd=$guests/$kver/initrd.gz
 append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 mshare_groups=$groups $*"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2
 	-m "${MSHARE_VM_MEM:-2G}" -nodefaults -display none -no-reboot
-	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd")
+	-kernel "$(kroot "$kver")/boot/vmlinuz-$kver" -initrd "$initrd")
 if [ "${MSHARE_VM_NUMA:-0}" = 1 ]; then
 	mem=${MSHARE_VM_MEM:-2G}
 	case "$mem" in
