@@ -29,7 +29,7 @@ declare -A boot_args=(
 	[no5lvl-pti]="no5lvl pti=on"
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,fuzz}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,refusal,fuzz}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
 [ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
 export MSHARE_VM_NUMA=${MSHARE_VM_NUMA:-1}
@@ -45,6 +45,19 @@ if [ -z "${MSHARE_KERNELS:-}" ]; then
 	done
 fi
 
+# DKMS refuses a kernel outside the supported lines (dkms.conf
+# BUILD_EXCLUSIVE_*) in one message, with exit status 77, before compiling.
+dkms_refusal() {
+	local k=5.10.0-99-amd64 out rc=0
+	out=$(dkms build "mshare/$(mshare_version)" -k "$k" 2>&1) || rc=$?
+	if [ "$rc" -eq 77 ] && grep -q 'BUILD_EXCLUSIVE' <<<"$out"; then
+		echo "ok - harness: dkms build for $k (not a supported kernel) stops before compiling, exit 77"
+	else
+		echo "not ok - harness: dkms build for $k (not a supported kernel) stops before compiling, exit 77 (got $rc)"
+		sed 's/^/#   /' <<<"$out"
+	fi
+}
+
 run() {
 	local k b cycles extra rc planned=0 ran=0
 	for k in $missing; do
@@ -52,6 +65,7 @@ run() {
 	done
 	# shellcheck disable=SC2086
 	"$top/scripts/dkms-install.sh" $kernels | sed 's/^/# /' || return
+	dkms_refusal
 	for k in $kernels; do
 		"$top/scripts/build-guest.sh" "$k" | sed 's/^/# /' || return
 	done

@@ -97,6 +97,11 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		echo "# load: share $r1, stress $r2, stress-ng $r3" >&3
 		[ "$r1" = 0 ] && [ "$r2" = 0 ] && [ "$r3" = 0 ] ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
+	refusal) # the GUP-fast entry differs by kernel: kallsyms says which
+		gf=gup_fast_fallback
+		grep -q ' internal_get_user_pages_fast$' /proc/kallsyms &&
+			gf=internal_get_user_pages_fast
+		sh /tests/refusal-guest.sh "$gf" >&3 2>&1 ;;
 	fuzz)	# mshare_fuzz=SECONDS (default 60), mshare_fuzz_seed=N to replay
 		/tests/fuzz_test "$mnt" "${mshare_fuzz:-60}" >&3 2>&1 ;;
 	*)	# any other test program, by name (developers' scratch tests)

@@ -130,6 +130,17 @@ static struct ftrace_ops mshare_hook_ops = {
 		  FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT,
 };
 
+/* Add a kernel function to the hook; one line saying which on failure. */
+static int mshare_hook_ip(unsigned long ip, const char *name)
+{
+	int err = ftrace_set_filter_ip(&mshare_hook_ops, ip, 0, 0);
+
+	if (err)
+		pr_err("cannot hook %s: %d (not traceable on this kernel)\n",
+		       name, err);
+	return err;
+}
+
 int mshare_hook_init(void)
 {
 	int i, err;
@@ -152,31 +163,31 @@ int mshare_hook_init(void)
 		pr_err("cannot find mm_take_all_locks or mm_drop_all_locks\n");
 		return -ENOENT;
 	}
-	err = ftrace_set_filter_ip(&mshare_hook_ops,
-				   (unsigned long)handle_mm_fault, 0, 0);
+	err = mshare_hook_ip((unsigned long)handle_mm_fault, "handle_mm_fault");
 	if (!err)
-		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_gup_fast,
-					   0, 0);
+		err = mshare_hook_ip(mshare_gup_fast, MSHARE_GUP_FAST_FN);
 	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_skip); i++)
-		err = ftrace_set_filter_ip(&mshare_hook_ops,
-					   mshare_walk_skip[i], 0, 0);
+		err = mshare_hook_ip(mshare_walk_skip[i],
+				     mshare_walk_skip_fns[i]);
 	if (!err)
-		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_take_all,
-					   0, 0);
+		err = mshare_hook_ip(mshare_take_all, "mm_take_all_locks");
 	if (!err)
-		err = ftrace_set_filter_ip(&mshare_hook_ops, mshare_drop_all,
-					   0, 0);
+		err = mshare_hook_ip(mshare_drop_all, "mm_drop_all_locks");
 	if (!err)
-		err = mshare_ksym_init(&mshare_hook_ops);
-	if (!err)
-		err = register_ftrace_function(&mshare_hook_ops);
-	if (!err)
-		mshare_ksym_data_init();
+		err = mshare_ksym_init(&mshare_hook_ops);	/* says why */
+	if (err)
+		goto out_free;
+	err = register_ftrace_function(&mshare_hook_ops);
 	if (err) {
-		ftrace_free_filter(&mshare_hook_ops);
 		pr_err("cannot install the ftrace hook: %d (kernel.ftrace_enabled=0, or livepatch or another IPMODIFY user on handle_mm_fault?)\n",
 		       err);
+		goto out_free;
 	}
+	mshare_ksym_data_init();
+	return 0;
+
+out_free:
+	ftrace_free_filter(&mshare_hook_ops);
 	return err;
 }
 

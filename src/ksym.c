@@ -23,8 +23,20 @@
 #include <linux/hugetlb.h>
 #include <linux/kprobes.h>
 #include <linux/mm_types.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
 
 #include "mshare.h"
+
+/*
+ * For tests only: a kernel function named here is treated as missing, so
+ * that the refusal to load on a kernel without one of mshare's hook points
+ * can be tested on any kernel.  Not visible in sysfs.
+ */
+static char *mshare_test_missing;
+module_param_named(test_missing, mshare_test_missing, charp, 0);
+MODULE_PARM_DESC(test_missing,
+		 "testing only: treat this kernel function as missing");
 
 /* Start address of a kernel function, or 0. */
 unsigned long mshare_ksym(const char *name)
@@ -34,6 +46,8 @@ unsigned long mshare_ksym(const char *name)
 			     .flags = KPROBE_FLAG_DISABLED };
 	unsigned long addr;
 
+	if (mshare_test_missing && !strcmp(name, mshare_test_missing))
+		return 0;
 	if (register_kprobe(&kp) < 0)
 		return 0;
 	addr = (unsigned long)kp.addr;
