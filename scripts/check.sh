@@ -48,8 +48,11 @@ fi
 # DKMS refuses a kernel outside the supported lines (dkms.conf
 # BUILD_EXCLUSIVE_*) in one message, with exit status 77, before compiling.
 dkms_refusal() {
-	local k=5.10.0-99-amd64 out rc=0
-	out=$(dkms build "mshare/$(mshare_version)" -k "$k" 2>&1) || rc=$?
+	local k=5.10.0-99-amd64 out rc=0 r
+	# in the DKMS the first kernel under test was installed with
+	# shellcheck disable=SC2086
+	r=$(kroot $(echo $kernels | cut -d' ' -f1))
+	out=$(${r:+chroot "$r"} dkms build "mshare/$(mshare_version)" -k "$k" 2>&1) || rc=$?
 	if [ "$rc" -eq 77 ] && grep -q 'BUILD_EXCLUSIVE' <<<"$out"; then
 		echo "ok - harness: dkms build for $k (not a supported kernel) stops before compiling, exit 77"
 	else

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -806,19 +807,32 @@ static void op_check(int s)
 	check_slot(att, s, "check");
 }
 
+/*
+ * A worker's child must not outlive it: a worker SIGKILLed between its
+ * fork and its kill of a looping reader would leave an orphan holding
+ * the region (and the module) forever.
+ */
+static void die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(0);
+}
+
 static void op_fork(int s, int kill_it)
 {
-	pid_t pid;
+	pid_t pid, parent;
 	int st;
 
 	logop("%s slot %d", kill_it ? "fork, SIGKILL the reader" : "fork, child checks", s);
 	/* an earlier MADV_DONTFORK over the attachment may still hold */
 	if (madvise(att, REGION_ALIGN, MADV_DOFORK))
 		fail("MADV_DOFORK: %s", errname(errno));
+	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		fail("fork: %s", errname(errno));
 	if (pid == 0) {
+		die_with_parent(parent);
 		if (kill_it)
 			for (;;)
 				check_slot(att, s, "killed child");
@@ -892,7 +906,7 @@ static void op_exec(int s)
 	char sbuf[24], wbuf[12], gbuf[24], states[SPAN_PAGES + 1];
 	struct slot *sl = &slots[s];
 	unsigned int p, n = 0;
-	pid_t pid;
+	pid_t pid, parent;
 	int st;
 
 	if (!ws->path[0])
@@ -908,8 +922,10 @@ static void op_exec(int s)
 	snprintf(sbuf, sizeof(sbuf), "%d", s);
 	snprintf(gbuf, sizeof(gbuf), "%llu", (unsigned long long)sl->gen);
 	logop("exec: a new image checks slot %d", s);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
+		die_with_parent(parent);
 		execl("/proc/self/exe", "fuzz_test", "--exec-check", ws->path,
 		      wbuf, sbuf, gbuf, states, (char *)NULL);
 		_exit(127);
@@ -1645,16 +1661,27 @@ static void op_foreign(int write_attempt)
 			 "mprotect(PROT_WRITE) of a read-only attachment", 2,
 			 EACCES, EINVAL);
 		if (sh->has_ext4) {
-			char src[64];
+			char junkf[64], page[PG];
+			ssize_t r;
 
-			snprintf(src, sizeof(src), EXT4_DIR "/src-%d", me);
-			mfd = open(src, O_RDONLY | O_DIRECT);
-			if (mfd >= 0 &&
-			    pread(mfd, (void *)((uintptr_t)t & ~(PG - 1)), PG,
-				  0) >= 0)
-				fail("O_DIRECT read into a read-only attachment succeeded");
-			if (mfd >= 0)
-				close(mfd);
+			/*
+			 * A whole page to read, so that a read that got
+			 * through would move data (at the end of a file an
+			 * O_DIRECT read returns 0 before it touches memory)
+			 */
+			snprintf(junkf, sizeof(junkf), EXT4_DIR "/fz-%d-junk", me);
+			memset(page, 0x6a, sizeof(page));
+			mfd = open(junkf, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			if (mfd < 0 || pwrite(mfd, page, PG, 0) != (ssize_t)PG ||
+			    fsync(mfd))
+				fail("O_DIRECT junk file: %s", errname(errno));
+			close(mfd);
+			mfd = open(junkf, O_RDONLY | O_DIRECT);
+			r = pread(mfd, (void *)((uintptr_t)t & ~(PG - 1)), PG, 0);
+			if (r > 0)
+				fail("O_DIRECT read of %zd bytes into a read-only attachment succeeded",
+				     r);
+			close(mfd);
 		}
 	}
 	munmap(a, REGION_ALIGN);
