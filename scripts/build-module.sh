@@ -14,7 +14,7 @@ kdir=$(kroot "$kver")/lib/modules/$kver/build
 out=$build/kbuild/$kver
 mkdir -p "$out"
 # Copy only sources, keeping timestamps, so rebuilds stay incremental.
-(cd "$top" && find Kbuild dkms.conf src include -type f \
+(cd "$top" && find Kbuild dkms.conf src include probes -type f \
 	\( -name '*.[ch]' -o -name Kbuild -o -name dkms.conf \) -print0 |
 	xargs -0 cp -p --parents -t "$out")
 kmake "$kver" "$out" modules "$@"

@@ -25,7 +25,7 @@ register() {
 	fi
 	rm -rf "$r$src"
 	mkdir -p "$r$src"
-	(cd "$top" && find Kbuild Makefile dkms.conf src include -type f \
+	(cd "$top" && find Kbuild Makefile dkms.conf src include probes -type f \
 		\( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name dkms.conf \) \
 		-print0 | xargs -0 cp --parents -t "$r$src")
 	${r:+chroot "$r"} dkms add "mshare/$ver" >/dev/null

@@ -4,13 +4,14 @@
  * (Debian 6.1 LTS and 6.12 LTS) are spelled out.  Everything else in the
  * module is written against the names defined here.
  *
- * This is the only file allowed to test LINUX_VERSION_CODE (scripts/lint.sh
- * tells checkpatch so).
+ * Differences are decided by feature probes, never by version numbers
+ * (Debian's stable kernels carry backported mm changes under an old
+ * version): each probes/NAME.c that compiles against the target kernel's
+ * headers defines MSHARE_HAVE_NAME (Kbuild), and only this file tests them.
  */
 #ifndef MSHARE_COMPAT_H
 #define MSHARE_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -20,7 +21,7 @@
 #include <uapi/linux/magic.h>
 #include <asm/ibt.h>
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef MSHARE_HAVE_MNT_IDMAP
 /* 6.3 replaced the user_namespace argument of inode ops by an idmap. */
 #define mshare_idmap		mnt_idmap
 #define MSHARE_NOP_IDMAP	(&nop_mnt_idmap)
@@ -32,7 +33,7 @@
 /* 6.6 hid inode timestamps behind accessors; 6.1 still has the fields. */
 static inline void mshare_inode_init_ts(struct inode *inode)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef MSHARE_HAVE_SIMPLE_INODE_INIT_TS
 	simple_inode_init_ts(inode);
 #else
 	struct timespec64 now = inode_set_ctime_current(inode);
@@ -45,7 +46,7 @@ static inline void mshare_inode_init_ts(struct inode *inode)
 /* A directory changed: update its mtime and ctime. */
 static inline void mshare_dir_touch(struct inode *dir)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef MSHARE_HAVE_INODE_SET_MTIME_TO_TS
 	inode_set_mtime_to_ts(dir, inode_set_ctime_current(dir));
 #else
 	dir->i_mtime = inode_set_ctime_current(dir);
@@ -69,7 +70,7 @@ static inline unsigned long mshare_kprobe_to_sym(unsigned long addr)
 static inline void mshare_vm_flags_set(struct vm_area_struct *vma,
 				       vm_flags_t flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef MSHARE_HAVE_VM_FLAGS_SET
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
@@ -79,7 +80,7 @@ static inline void mshare_vm_flags_set(struct vm_area_struct *vma,
 static inline void mshare_vm_flags_clear(struct vm_area_struct *vma,
 					 vm_flags_t flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef MSHARE_HAVE_VM_FLAGS_SET
 	vm_flags_clear(vma, flags);
 #else
 	vma->vm_flags &= ~flags;
@@ -93,7 +94,7 @@ static inline void mshare_vm_flags_clear(struct vm_area_struct *vma,
 static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
 					      unsigned int flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#ifdef MSHARE_HAVE_FAULT_FLAG_VMA_LOCK
 	if (flags & FAULT_FLAG_VMA_LOCK) {
 		vma_end_read(vma);
 		return true;
@@ -106,7 +107,7 @@ static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
 static inline unsigned long mshare_free_area(unsigned long addr,
 					     unsigned long len)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#ifdef MSHARE_HAVE_MM_GET_UNMAPPED_AREA
 	return mm_get_unmapped_area(current->mm, NULL, addr, len, 0, 0);
 #else
 	return get_unmapped_area(NULL, addr, len, 0, 0);
@@ -120,7 +121,7 @@ static inline unsigned long mshare_free_area(unsigned long addr,
 static inline void mshare_copy_mmap_layout(struct mm_struct *to,
 					   const struct mm_struct *from)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#ifdef MSHARE_HAVE_MMF_TOPDOWN
 	if (test_bit(MMF_TOPDOWN, &from->flags))
 		set_bit(MMF_TOPDOWN, &to->flags);
 #else
@@ -131,15 +132,16 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
 	to->task_size = from->task_size;
 }
 
-/* The common entry of every GUP-fast variant (static; reached by ftrace). */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
-#define MSHARE_GUP_FAST_FN	"gup_fast_fallback"
-#else
-#define MSHARE_GUP_FAST_FN	"internal_get_user_pages_fast"
-#endif
+/*
+ * The common entry of every GUP-fast variant (static; reached by ftrace),
+ * named internal_get_user_pages_fast before 6.9: a static function has no
+ * header to probe, so hook.c tries each name.
+ */
+#define MSHARE_GUP_FAST_FNS	{ "gup_fast_fallback", \
+				  "internal_get_user_pages_fast" }
 
 /* vm_ops->get_policy() gained an interleave-index argument in 6.7. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef MSHARE_HAVE_GET_POLICY_ILX
 #define MSHARE_GET_POLICY_ARGS	struct vm_area_struct *vma, \
 				unsigned long addr, pgoff_t *ilx
 #else
@@ -159,7 +161,7 @@ static inline void mshare_set_mm_owner(struct mm_struct *mm,
  * The mmu_notifier callback that runs inside every TLB flush of an mm: 6.6
  * renamed invalidate_range to arch_invalidate_secondary_tlbs.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#ifdef MSHARE_HAVE_MN_SECONDARY_TLBS
 #define mshare_mn_tlb_flush	arch_invalidate_secondary_tlbs
 #else
 #define mshare_mn_tlb_flush	invalidate_range
@@ -170,7 +172,7 @@ static inline void mshare_set_mm_owner(struct mm_struct *mm,
  * through call gates, see ksym.c).  6.1 has a vma in the range and an
  * only_end argument to the end call; 6.6 renamed the secondary-TLB call.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#ifdef MSHARE_HAVE_MN_SECONDARY_TLBS
 #define MSHARE_MN_TLB_FN	"__mmu_notifier_arch_invalidate_secondary_tlbs"
 #else
 #define MSHARE_MN_TLB_FN	"__mmu_notifier_invalidate_range"
@@ -182,7 +184,7 @@ static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
 					unsigned long start,
 					unsigned long end)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef MSHARE_HAVE_MN_RANGE_INIT_NO_VMA
 	mmu_notifier_range_init(range, from->event, from->flags, mm, start,
 				end);
 #else
@@ -202,8 +204,11 @@ static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
  * and no objects from a tmpfs that can hold huge pages, whose collapse in
  * another mm would retract the host's table.
  */
-#define MSHARE_RETRACT_FREES_AT_ONCE \
-	(LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0))
+#ifdef MSHARE_HAVE_PTE_FREE_DEFER	/* came with the RCU freeing */
+#define MSHARE_RETRACT_FREES_AT_ONCE	false
+#else
+#define MSHARE_RETRACT_FREES_AT_ONCE	true
+#endif
 
 /* A tmpfs (memfd's internal mount included) whose huge= is not "never" */
 static inline bool mshare_tmpfs_huge(struct super_block *sb)

@@ -143,11 +143,17 @@ static int mshare_hook_ip(unsigned long ip, const char *name)
 
 int mshare_hook_init(void)
 {
+	static const char * const gup_fast_fns[] = MSHARE_GUP_FAST_FNS;
+	const char *gup_fast_fn = NULL;
 	int i, err;
 
-	mshare_gup_fast = mshare_ksym(MSHARE_GUP_FAST_FN);
+	for (i = 0; !mshare_gup_fast && i < ARRAY_SIZE(gup_fast_fns); i++) {
+		mshare_gup_fast = mshare_ksym(gup_fast_fns[i]);
+		gup_fast_fn = gup_fast_fns[i];
+	}
 	if (!mshare_gup_fast) {
-		pr_err("cannot find %s\n", MSHARE_GUP_FAST_FN);
+		pr_err("cannot find the GUP-fast entry (%s or %s)\n",
+		       gup_fast_fns[0], gup_fast_fns[1]);
 		return -ENOENT;
 	}
 	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
@@ -165,7 +171,7 @@ int mshare_hook_init(void)
 	}
 	err = mshare_hook_ip((unsigned long)handle_mm_fault, "handle_mm_fault");
 	if (!err)
-		err = mshare_hook_ip(mshare_gup_fast, MSHARE_GUP_FAST_FN);
+		err = mshare_hook_ip(mshare_gup_fast, gup_fast_fn);
 	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_skip); i++)
 		err = mshare_hook_ip(mshare_walk_skip[i],
 				     mshare_walk_skip_fns[i]);
