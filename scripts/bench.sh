@@ -10,7 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernels=${MSHARE_KERNELS:-$(matrix_kernels | tr '\n' ' ')}
+kernels=${MSHARE_KERNELS:-$(host_kernels | tr '\n' ' ')}
 reps=${MSHARE_BENCH_REPS:-5}
 max=${MSHARE_BENCH_MAX:-1000}
 limit=${MSHARE_BENCH_LIMIT:-3000}

@@ -60,13 +60,36 @@ kernels_of() {
 	done | sort -V
 }
 
-# The kernels the test matrix covers: the newest 6.1 and the newest 6.12.
-matrix_kernels() {
+# The newest 6.1 and 6.12 of this machine (bench and lint use these)
+host_kernels() {
 	local s k
 	for s in 6.1 6.12; do
 		k=$(kernels_of "$s" | tail -n 1)
 		[ -n "$k" ] && echo "$k"
 	done
+	return 0
+}
+
+# Kernels of a series in the build roots (with image and headers), newest
+# last: root_kernels_of 6.12
+root_kernels_of() {
+	local d r
+	for d in "$roots"/*/lib/modules/"$1".*; do
+		r=${d%/lib/modules/*}
+		[ -f "$d/build/Makefile" ] && [ -f "$r/boot/vmlinuz-${d##*/}" ] &&
+			echo "${d##*/}"
+	done | sort -V
+}
+
+# The kernels the test matrix covers: the newest 6.1 (bookworm) and 6.12
+# (bookworm-backports) of this machine, and the newest 6.12 of the trixie
+# build root (Debian 13's kernel, built with its gcc-14).
+matrix_kernels() {
+	local k
+	host_kernels
+	k=$(root_kernels_of 6.12 | tail -n 1)
+	[ -n "$k" ] && echo "$k"
+	return 0
 }
 
 die() {

@@ -34,7 +34,7 @@ if grep -n 'LINUX_VERSION_CODE\|KERNEL_VERSION(' "$top"/src/*.[ch]; then
 	fail=1
 fi
 
-for k in $(matrix_kernels); do
+for k in $(host_kernels); do
 	echo "lint: sparse against $k"
 	out=$("$top/scripts/build-module.sh" "$k" C=2 2>&1 | grep -v 'Skipping BTF' || true)
 	if echo "$out" | grep -qE 'warning|error'; then

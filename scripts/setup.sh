@@ -2,7 +2,8 @@
 # Install everything mshare needs to build, package and test itself on a
 # Debian 12 (bookworm) x86_64 machine: toolchain, DKMS, kmod, QEMU, busybox,
 # and the Debian 6.1 (bookworm) and 6.12 (bookworm-backports) kernel images
-# and headers. Idempotent: a second run only checks.
+# and headers; then the Debian 13 (trixie) build root with its compiler and
+# 6.12 kernel (scripts/build-root.sh). Idempotent: a second run only checks.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,7 +20,7 @@ have_kernel() { # $1 = glob of the kernel release
 
 pkgs="build-essential gcc make bc kmod libkmod-dev pkg-config dkms
       qemu-system-x86 busybox-static cpio gzip sparse perl python3
-      linux-source-6.1 libelf-dev gnuplot-nox stress-ng"
+      linux-source-6.1 libelf-dev gnuplot-nox stress-ng debootstrap"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -68,4 +69,5 @@ fi
 for k in '6.1.*' '6.12.*'; do
 	have_kernel "$k" || { echo "setup: kernel $k missing" >&2; exit 1; }
 done
+"$(dirname "$0")/build-root.sh"
 echo "setup: ok ($(cd /lib/modules && echo 6.*))"
