@@ -6,7 +6,7 @@
 # pti=on; the trixie kernel once, with no5lvl (MSHARE_ROOT_BOOTS): the
 # paging modes are properties of the 6.12 line, which bookworm-backports'
 # 6.12 boots cover; trixie adds gcc-14, its newer stable patches and its
-# build root, which one boot checks, for about 8 more minutes.
+# build root, which one boot checks, for about 10 more minutes.
 # Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
 #
 # The first boot of each kernel also runs the 60 s stress group and the
