@@ -7,7 +7,15 @@
 #include <linux/mm.h>
 #include <linux/pgtable.h>
 
-static void __maybe_unused probe(struct mm_struct *mm, pgtable_t pgtable)
+/*
+ * By typed address, not by a call: a call would also compile against an
+ * implicit declaration if the flags allowed one, and a false "present"
+ * here would let huge-capable tmpfs objects in where tables are freed at
+ * once.
+ */
+static void __maybe_unused probe(void)
 {
-	pte_free_defer(mm, pgtable);
+	void (*fp)(struct mm_struct *mm, pgtable_t pgtable) = pte_free_defer;
+
+	(void)fp;
 }

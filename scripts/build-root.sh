@@ -27,7 +27,9 @@ if [ ! -x "$r/usr/bin/apt-get" ]; then
 	command -v debootstrap >/dev/null ||
 		apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 	echo "build-root: debootstrap trixie into $r (about a minute once)" >&2
-	rm -rf "$r"
+	# a half-made root may still have build/ and /proc mounted in it
+	umount "$r/mshare-build" "$r/proc" 2>/dev/null || true
+	rm -rf --one-file-system "$r"
 	mkdir -p "$roots"
 	debootstrap --variant=minbase --include=ca-certificates trixie "$r" \
 		"$uri" >"$roots/trixie-debootstrap.log" 2>&1 ||

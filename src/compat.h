@@ -103,6 +103,11 @@ static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
 	return false;
 }
 
+/* A probe that failed for another reason must not drop the VMA-lock path. */
+#if defined(CONFIG_PER_VMA_LOCK) && !defined(MSHARE_HAVE_FAULT_FLAG_VMA_LOCK)
+#error "per-VMA locks, but the fault_flag_vma_lock probe failed (see probes/)"
+#endif
+
 /* A free range of the current process, without any file's placement rules. */
 static inline unsigned long mshare_free_area(unsigned long addr,
 					     unsigned long len)

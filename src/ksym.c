@@ -24,6 +24,7 @@
 #include <linux/kprobes.h>
 #include <linux/mm_types.h>
 #include <linux/moduleparam.h>
+#include <linux/pgtable.h>
 #include <linux/string.h>
 
 #include "mshare.h"
@@ -52,6 +53,13 @@ unsigned long mshare_ksym(const char *name)
 		return 0;
 	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
+	/*
+	 * The kernel image only: a name it lacks falls through to every
+	 * loaded module's symbols, static ones included, and a module's
+	 * function of that name must never be hooked or called instead.
+	 */
+	if (addr >= MODULES_VADDR && addr < MODULES_END)
+		return 0;
 	return mshare_kprobe_to_sym(addr);
 }
 

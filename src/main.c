@@ -9,12 +9,19 @@
 
 #include <linux/init.h>
 #include <linux/module.h>
+#include <asm/cpufeature.h>
 
 #include "mshare.h"
 
 static int __init mshare_init(void)
 {
 	int err;
+
+	/* Sharing tables across mms breaks Xen PV's page-table pinning. */
+	if (cpu_feature_enabled(X86_FEATURE_XENPV)) {
+		pr_err("Xen PV guests are not supported\n");
+		return -ENODEV;
+	}
 
 	err = mshare_attach_init();
 	if (err)
