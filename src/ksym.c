@@ -54,9 +54,9 @@ unsigned long mshare_ksym(const char *name)
 	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
 	/*
-	 * The kernel image only: a name it lacks falls through to every
-	 * loaded module's symbols, static ones included, and a module's
-	 * function of that name must never be hooked or called instead.
+	 * The kernel image only: a name it lacks is then looked up among
+	 * every loaded module's symbols, static ones included, and a
+	 * module's function of that name must never be hooked or called.
 	 */
 	if (addr >= MODULES_VADDR && addr < MODULES_END)
 		return 0;
