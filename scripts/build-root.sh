@@ -28,7 +28,7 @@ if [ ! -x "$r/usr/bin/apt-get" ]; then
 		apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 	echo "build-root: debootstrap trixie into $r (about a minute once)" >&2
 	# a half-made root may still have build/ and /proc mounted in it
-	umount "$r/mshare-build" "$r/proc" 2>/dev/null || true
+	root_umount "$r"
 	rm -rf --one-file-system "$r"
 	mkdir -p "$roots"
 	debootstrap --variant=minbase --include=ca-certificates trixie "$r" \

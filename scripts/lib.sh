@@ -24,8 +24,8 @@ kroot() {
 }
 
 # Run make for kernel KVER where its compiler is: in its build root (with
-# the build directory mounted at /mshare-build, so that M= paths are the
-# same build/ files), or here.  Usage: kmake KVER DIR [make args...]
+# this checkout's build directory mounted inside it, so that M= paths are
+# the same build/ files), or here.  Usage: kmake KVER DIR [make args...]
 kmake() {
 	local kver=$1 dir=$2 r
 	shift 2
@@ -36,14 +36,39 @@ kmake() {
 	fi
 	root_mount "$r"
 	chroot "$r" make -s -C "/lib/modules/$kver/build" \
-		M="/mshare-build${dir#"$build"}" "$@"
+		M="$(root_build)${dir#"$build"}" "$@"
 }
 
-# The mounts a build root needs: /proc, and build/ at /mshare-build.
+# Where this checkout's build/ appears inside a build root: one mount point
+# per checkout (named by a hash of its path), so that two checkouts on one
+# machine (a developer's and CI's) never build into each other's tree.
+root_build() {
+	echo "/mshare-build/$(printf %s "$build" | md5sum | cut -c1-12)"
+}
+
+# The mounts a build root needs: /proc, and build/ at $(root_build).  A
+# mount point that holds another directory (a stale mount) is remounted.
 root_mount() {
-	mkdir -p "$1/mshare-build" "$build"
+	local m
+	m=$1$(root_build)
+	# before 2026-12 one checkout's build/ was mounted at /mshare-build
+	! mountpoint -q "$1/mshare-build" || umount "$1/mshare-build"
+	mkdir -p "$m" "$build"
 	mountpoint -q "$1/proc" || mount -t proc proc "$1/proc"
-	mountpoint -q "$1/mshare-build" || mount --bind "$build" "$1/mshare-build"
+	if mountpoint -q "$m" &&
+		[ "$(stat -c %d:%i "$m")" != "$(stat -c %d:%i "$build")" ]; then
+		umount "$m"
+	fi
+	mountpoint -q "$m" || mount --bind "$build" "$m"
+}
+
+# Undo root_mount for every checkout (before a root is removed).
+root_umount() {
+	local m
+	for m in "$1"/mshare-build/* "$1/mshare-build" "$1/proc"; do
+		mountpoint -q "$m" 2>/dev/null && umount "$m"
+	done
+	return 0
 }
 
 mshare_version() {
