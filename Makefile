@@ -25,7 +25,7 @@ PREFIX	?= /usr
 TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
 STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test \
 		   security_test notify_test sync_test placement_test \
-		   churn_test tables_test fuzz_test asuser
+		   churn_test tables_test access_test fuzz_test asuser
 KMOD_TESTS	:= kmod_cycle
 TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS)) \
 		   build/tests/mshare_bench

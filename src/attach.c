@@ -755,6 +755,7 @@ const struct vm_operations_struct mshare_vm_ops = {
 	.mprotect	= mshare_vm_mprotect,
 	.mremap		= mshare_vm_mremap,
 	.fault		= mshare_vm_fault,
+	.access		= mshare_vm_access,
 #ifdef CONFIG_NUMA
 	.get_policy	= mshare_vm_get_policy,
 	.set_policy	= mshare_vm_set_policy,

@@ -254,4 +254,17 @@ static inline void mshare_fwd_lockdep_out(void) { }
 static inline void mshare_fwd_lockdep_in(void) { }
 #endif
 
+/* 6.5 dropped the vmas argument of get_user_pages_remote(). */
+static inline long mshare_gup_remote_page(struct mm_struct *mm,
+					  unsigned long addr,
+					  unsigned int gup_flags,
+					  struct page **page)
+{
+#ifdef MSHARE_HAVE_GUP_REMOTE_NO_VMAS
+	return get_user_pages_remote(mm, addr, 1, gup_flags, page, NULL);
+#else
+	return get_user_pages_remote(mm, addr, 1, gup_flags, page, NULL, NULL);
+#endif
+}
+
 #endif /* MSHARE_COMPAT_H */

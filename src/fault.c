@@ -13,6 +13,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
@@ -152,3 +153,69 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	return ret;
 }
 
+
+/*
+ * vm_ops->access: what /proc/PID/mem, ptrace and access_process_vm() fall
+ * back to when their GUP fails on an attachment.  That GUP has no "locked"
+ * argument: it may not let the mmap lock go, so its fault fails (SIGBUS,
+ * i.e. EFAULT, then EIO) where the lock must be dropped first: on a
+ * mapping that has no attachment yet (mshare_attach_late(): an attach that
+ * a signal interrupted, or a fork's), and on a slot that cannot be linked
+ * during a host change (mshare_fault_wait()).  Here the bytes go through
+ * the host's own page tables, under the host's mmap lock taken inside the
+ * attacher's as the fault path does, and nothing is linked: no notifier
+ * or host-change rule is involved, and a host change in progress cannot
+ * be waited for (it waits for our lock).  The rights are the fault path's:
+ * both the attachment and the host object must allow the access, and
+ * FOLL_FORCE is not passed on, so a read-only attacher cannot write here.
+ * Copies at most to the end of the page; returns the bytes copied or an
+ * error.
+ */
+int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
+		     void *buf, int len, int write)
+{
+	struct mshare_region *region =
+		mshare_inode_region(file_inode(vma->vm_file));
+	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
+	struct mm_struct *host = region->host;
+	struct vm_area_struct *hvma;
+	unsigned long haddr;
+	struct page *page;
+	void *maddr;
+	long got;
+	int n;
+
+	if (addr < vma->vm_start || addr >= vma->vm_end || len <= 0)
+		return -EFAULT;
+	if (!mshare_access_ok(vma, flags))
+		return -EFAULT;
+	haddr = MSHARE_HOST_BASE + (addr - vma->vm_start);
+	n = min_t(unsigned long, len, PAGE_SIZE - offset_in_page(haddr));
+
+	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
+	hvma = vma_lookup(host, haddr);
+	if (!hvma || !mshare_access_ok(hvma, flags)) {
+		n = -EFAULT;
+		goto out;
+	}
+	got = mshare_gup_remote_page(host, haddr, write ? FOLL_WRITE : 0,
+				     &page);
+	if (got <= 0) {
+		n = got ? got : -EFAULT;
+		goto out;
+	}
+	maddr = kmap_local_page(page);
+	if (write) {
+		copy_to_user_page(hvma, page, haddr,
+				  maddr + offset_in_page(haddr), buf, n);
+		set_page_dirty_lock(page);
+	} else {
+		copy_from_user_page(hvma, page, haddr,
+				    buf, maddr + offset_in_page(haddr), n);
+	}
+	kunmap_local(maddr);
+	put_page(page);
+out:
+	up_read(&host->mmap_lock);
+	return n;
+}

@@ -173,6 +173,8 @@ bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
 extern const struct vm_operations_struct mshare_vm_ops;
 
 /* fault.c */
+int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
+		     void *buf, int len, int write);
 vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 			       unsigned long address, unsigned int flags,
 			       struct pt_regs *regs);

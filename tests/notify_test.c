@@ -60,8 +60,6 @@
 #define HOLE		(1UL << 20)	/* the punched hole: [0, HOLE) */
 #define PAGE		4096UL
 #define RW		(PROT_READ | PROT_WRITE)
-#define MNCOUNT_DEV	"/dev/mncount"
-#define MNCOUNT_KO	"/tests/mncount.ko"
 
 #define EV_UNMAP	0		/* MMU_NOTIFY_UNMAP */
 #define EV_OTHER	MNCOUNT_NEVENTS	/* bit for events >= 8 */
@@ -88,37 +86,6 @@ static void group(const char *title)
 }
 
 /* ------------------------------------------------------- the counter */
-
-/* Load mncount.ko unless /dev/mncount exists.  Returns 1 if it loaded it. */
-static int mncount_load(int *loaded)
-{
-	const char *ko = getenv("MNCOUNT_KO");
-	int fd, r, err;
-
-	*loaded = 0;
-	if (!access(MNCOUNT_DEV, F_OK))
-		return 1;
-	if (!ko)
-		ko = MNCOUNT_KO;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		diag("open %s: %s", ko, errname(errno));
-		return 0;
-	}
-	r = syscall(SYS_finit_module, fd, "", 0);
-	err = errno;
-	close(fd);
-	if (r && err != EEXIST) {
-		diag("finit_module(%s): %s", ko, errname(err));
-		return 0;
-	}
-	*loaded = !r;
-	if (access(MNCOUNT_DEV, F_OK)) {
-		diag("%s is missing after loading %s", MNCOUNT_DEV, ko);
-		return 0;
-	}
-	return 1;
-}
 
 /*
  * A counting notifier on this process's mm for [start, start + len), with

@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "util.h"
 
 ssize_t read_file(const char *path, char *buf, size_t bufsize)
@@ -60,4 +63,34 @@ int kernel_version(void)
 	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
 		return 0;
 	return major * 100 + minor;
+}
+
+int mncount_load(int *loaded)
+{
+	const char *ko = getenv("MNCOUNT_KO");
+	int fd, r, err;
+
+	*loaded = 0;
+	if (!access(MNCOUNT_DEV, F_OK))
+		return 1;
+	if (!ko)
+		ko = MNCOUNT_KO;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag("open %s: %s", ko, errname(errno));
+		return 0;
+	}
+	r = syscall(SYS_finit_module, fd, "", 0);
+	err = errno;
+	close(fd);
+	if (r && err != EEXIST) {
+		diag("finit_module(%s): %s", ko, errname(err));
+		return 0;
+	}
+	*loaded = !r;
+	if (access(MNCOUNT_DEV, F_OK)) {
+		diag("%s is missing after loading %s", MNCOUNT_DEV, ko);
+		return 0;
+	}
+	return 1;
 }

@@ -19,4 +19,14 @@ int write_file(const char *path, const char *s);
 /* The running kernel's version as major * 100 + minor (612 for 6.12). */
 int kernel_version(void);
 
+/*
+ * The test-only module tests/mncount (mmu notifier counter, interruption
+ * trap): load MNCOUNT_KO ($MNCOUNT_KO overrides) unless MNCOUNT_DEV
+ * exists.  Returns 1 if the device is there, 0 (with a diag line) if not;
+ * *loaded says whether this call loaded the module (the caller unloads it).
+ */
+#define MNCOUNT_DEV	"/dev/mncount"
+#define MNCOUNT_KO	"/tests/mncount.ko"
+int mncount_load(int *loaded);
+
 #endif /* MSHARE_TESTS_UTIL_H */

@@ -23,6 +23,7 @@
  * does).  Before 6.6 one subscription has all three.
  */
 #include <linux/fs.h>
+#include <linux/kprobes.h>
 #include <linux/miscdevice.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
@@ -160,6 +161,31 @@ static const struct mmu_notifier_ops mnc_ops = {
 #endif
 };
 
+/*
+ * MNCOUNT_INTERRUPT: a kprobe on __mmu_notifier_register() sets
+ * TIF_NOTIFY_SIGNAL on the armed thread when it gets there.  The flag only
+ * makes signal_pending() true until the thread next returns to user mode,
+ * where get_signal() clears it (there is no task work to run): nothing else
+ * of the thread is touched.
+ */
+static struct task_struct *mnc_armed;
+static atomic64_t mnc_interrupted = ATOMIC64_INIT(0);
+
+static int mnc_register_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (READ_ONCE(mnc_armed) == current &&
+	    cmpxchg(&mnc_armed, current, NULL) == current) {
+		set_tsk_thread_flag(current, TIF_NOTIFY_SIGNAL);
+		atomic64_inc(&mnc_interrupted);
+	}
+	return 0;
+}
+
+static struct kprobe mnc_register_kp = {
+	.symbol_name	= "__mmu_notifier_register",
+	.pre_handler	= mnc_register_pre,
+};
+
 static int mnc_open(struct inode *inode, struct file *file)
 {
 	struct mnc *m = kzalloc(sizeof(*m), GFP_KERNEL);
@@ -239,6 +265,16 @@ static long mnc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (copy_to_user((void __user *)arg, &c, sizeof(c)))
 			return -EFAULT;
 		return 0;
+	case MNCOUNT_INTERRUPT:
+		/* Only the pointer is compared: no reference is needed. */
+		WRITE_ONCE(mnc_armed, current);
+		return 0;
+	case MNCOUNT_INTERRUPTED: {
+		u64 n = atomic64_read(&mnc_interrupted);
+
+		return copy_to_user((void __user *)arg, &n, sizeof(n)) ?
+			-EFAULT : 0;
+	}
 	case MNCOUNT_RESET:
 		spin_lock_irqsave(&m->lock, flags);
 		mnc_zero(&m->counts);
@@ -265,7 +301,26 @@ static struct miscdevice mnc_dev = {
 	.mode	= 0600,
 };
 
-module_misc_device(mnc_dev);
+static int __init mnc_init(void)
+{
+	int ret = register_kprobe(&mnc_register_kp);
+
+	if (ret)
+		return ret;
+	ret = misc_register(&mnc_dev);
+	if (ret)
+		unregister_kprobe(&mnc_register_kp);
+	return ret;
+}
+
+static void __exit mnc_exit(void)
+{
+	misc_deregister(&mnc_dev);
+	unregister_kprobe(&mnc_register_kp);
+}
+
+module_init(mnc_init);
+module_exit(mnc_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mshare tests: count mmu notifier callbacks on a range");

@@ -9,6 +9,10 @@
  * process that calls MNCOUNT_REGISTER, for [start, end).  Callbacks whose
  * range overlaps [start, end) are counted; the others only in the
  * outside_* counters.  Closing the fd unregisters the notifier.
+ *
+ * It can also interrupt the caller's next notifier registration
+ * (MNCOUNT_INTERRUPT), the rare event that makes mshare attach a mapping
+ * late, so that tests can make it happen at will.
  */
 #ifndef MNCOUNT_H
 #define MNCOUNT_H
@@ -49,5 +53,15 @@ struct mncount_counts {
 #define MNCOUNT_GET		_IOR(MNCOUNT_IOC_MAGIC, 2, struct mncount_counts)
 /* zero the counters */
 #define MNCOUNT_RESET		_IO(MNCOUNT_IOC_MAGIC, 3)
+
+/*
+ * The calling thread's next __mmu_notifier_register() finds a signal
+ * pending (TIF_NOTIFY_SIGNAL, what io_uring's task work sets), so the
+ * mm_take_all_locks() in it fails with -EINTR, as it does when a signal
+ * arrives during a registration.  One-shot; no fd registration needed.
+ */
+#define MNCOUNT_INTERRUPT	_IO(MNCOUNT_IOC_MAGIC, 4)
+/* how many registrations MNCOUNT_INTERRUPT has interrupted so far */
+#define MNCOUNT_INTERRUPTED	_IOR(MNCOUNT_IOC_MAGIC, 5, __u64)
 
 #endif /* MNCOUNT_H */
