@@ -163,7 +163,6 @@ struct shared {
 	long signals;		/* unexpected signals */
 	long kills, respawns, foreign_faults, foreign_zeros, foreign_tags;
 	long uring_io;		/* fixed-buffer I/Os done through attachments */
-	long gup_transient;	/* GUP-path calls retried (gup_retry) */
 	char first_fail[256];
 	struct wshared w[MAXW];
 };
@@ -673,34 +672,11 @@ static void prep_source(int s, unsigned int p, uint64_t v, char *src,
 	close(fd);
 }
 
-/*
- * After a GUP-path call (process_vm_*, /proc/self/mem) on an owner's
- * present page that failed: may it be tried again?  An open finding
- * (issue 9, docs/architecture.md): an attach whose notifier registration
- * was interrupted by a signal (io_uring's task work, say) attaches lazily
- * on the first fault, and until then a GUP that cannot retry, such as
- * /proc/self/mem, fails with EIO.  Seen once in about an hour of fuzzing.
- * The page is touched by the CPU (which attaches) and the call retried, up
- * to three times, counted; a failure that persists fails the run.
- */
-static int gup_retry(int s, int p, int *tries)
-{
-	uint64_t g0, g1;
-	int e = errno;
-
-	if ((e != EIO && e != EFAULT) || ++*tries > 3)
-		return 0;
-	__atomic_add_fetch(&sh->gup_transient, 1, __ATOMIC_RELAXED);
-	load(att, s, (unsigned int)p, &g0, &g1);
-	errno = e;
-	return 1;
-}
-
 /* Write a new version into page p by one of the write paths */
 static void op_write(int s, int how)
 {
 	struct slot *sl = &slots[s];
-	int p = pick_tagged(s), tries = 0;
+	int p = pick_tagged(s);
 	uint64_t v;
 	char *addr;
 	ssize_t r;
@@ -719,18 +695,14 @@ static void op_write(int s, int how)
 	case OP_VMWRITE: {
 		struct iovec l = { &v, 8 }, rv = { addr, 8 };
 
-		do
-			r = process_vm_writev(getpid(), &l, 1, &rv, 1, 0);
-		while (r != 8 && gup_retry(s, p, &tries));
+		r = process_vm_writev(getpid(), &l, 1, &rv, 1, 0);
 		if (r != 8)
 			fail("process_vm_writev: %zd %s", r, errname(errno));
 		break;
 	}
 	case OP_MEMWRITE:
 		fd = open("/proc/self/mem", O_RDWR);
-		do
-			r = pwrite(fd, &v, 8, (off_t)(uintptr_t)addr);
-		while (r != 8 && gup_retry(s, p, &tries));
+		r = pwrite(fd, &v, 8, (off_t)(uintptr_t)addr);
 		if (r != 8)
 			fail("/proc/self/mem write: %zd %s", r, errname(errno));
 		close(fd);
@@ -765,7 +737,7 @@ static void op_write(int s, int how)
 static void op_read(int s, int how)
 {
 	struct slot *sl = &slots[s];
-	int p = pick_tagged(s), fd, tries = 0;
+	int p = pick_tagged(s), fd;
 	uint64_t g[2] = { 0, 0 };
 	char *addr;
 	ssize_t r;
@@ -778,18 +750,14 @@ static void op_read(int s, int how)
 	case OP_VMREAD: {
 		struct iovec l = { g, 16 }, rv = { addr, 16 };
 
-		do
-			r = process_vm_readv(getpid(), &l, 1, &rv, 1, 0);
-		while (r != 16 && gup_retry(s, p, &tries));
+		r = process_vm_readv(getpid(), &l, 1, &rv, 1, 0);
 		if (r != 16)
 			fail("process_vm_readv: %zd %s", r, errname(errno));
 		break;
 	}
 	case OP_MEMREAD:
 		fd = open("/proc/self/mem", O_RDONLY);
-		do
-			r = pread(fd, g, 16, (off_t)(uintptr_t)addr);
-		while (r != 16 && gup_retry(s, p, &tries));
+		r = pread(fd, g, 16, (off_t)(uintptr_t)addr);
 		if (r != 16)
 			fail("/proc/self/mem read: %zd %s", r, errname(errno));
 		close(fd);
@@ -2132,9 +2100,9 @@ int main(int argc, char **argv)
 	}
 	diag("fuzz: %ld operations in %.0f s (%.0f/s), %ld workers killed and restarted",
 	     ops, now() - start, ops / (now() - start), sh->respawns);
-	diag("foreign reads: %ld tags, %ld zeros, %ld faults; io_uring fixed-buffer I/Os: %ld; GUP calls retried after a CPU touch: %ld",
+	diag("foreign reads: %ld tags, %ld zeros, %ld faults; io_uring fixed-buffer I/Os: %ld",
 	     sh->foreign_tags, sh->foreign_zeros, sh->foreign_faults,
-	     sh->uring_io, sh->gup_transient);
+	     sh->uring_io);
 	for (i = 0; i < NOPS; i++) {
 		double t = 0;
 		long n = 0;
