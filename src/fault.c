@@ -153,7 +153,6 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	return ret;
 }
 
-
 /*
  * vm_ops->access: what /proc/PID/mem, ptrace and access_process_vm() fall
  * back to when their GUP fails on an attachment.  That GUP has no "locked"
