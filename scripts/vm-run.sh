@@ -40,6 +40,13 @@ if [ "${MSHARE_VM_NUMA:-0}" = 1 ]; then
 		-numa node,nodeid=1,cpus=1,memdev=m1)
 fi
 
+# The pg group runs the host's own userland (PostgreSQL) on the tested
+# kernel: the host's root, read-only over virtio-9p (tests/pg-guest.sh).
+case ",$groups," in
+*,pg,*|*,bench-pg,*)
+	qemu+=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap") ;;
+esac
+
 if [ "$groups" = shell ]; then
 	exec "${qemu[@]}" -append "$append" -serial mon:stdio
 fi
