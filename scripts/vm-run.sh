@@ -20,7 +20,9 @@ shift 3
 initrd=$guests/$kver/initrd.gz
 [ -f "$initrd" ] || die "no initramfs for $kver (scripts/build-guest.sh $kver)"
 
-append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 mshare_groups=$groups $*"
+# secretmem.enable=1: memfd_secret() is off by default on 6.1 (the
+# security group checks that such objects are refused)
+append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 secretmem.enable=1 mshare_groups=$groups $*"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2
 	-m "${MSHARE_VM_MEM:-2G}" -nodefaults -display none -no-reboot
 	-kernel "$(kroot "$kver")/boot/vmlinuz-$kver" -initrd "$initrd")

@@ -154,6 +154,24 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 }
 
 /*
+ * /proc/PID/cmdline and environ read the mm's argument and environment
+ * strings with FOLL_ANON, which GUP refuses on an attachment: they read
+ * only anonymous memory, so that a reader (ps, for any process) never
+ * waits for another user's file I/O.  ->access does not see the flag, so
+ * it refuses their ranges itself (a process can move them with prctl()).
+ */
+static bool mshare_in_args(struct mm_struct *mm, unsigned long addr)
+{
+	bool in;
+
+	spin_lock(&mm->arg_lock);
+	in = (addr >= mm->arg_start && addr < mm->arg_end) ||
+	     (addr >= mm->env_start && addr < mm->env_end);
+	spin_unlock(&mm->arg_lock);
+	return in;
+}
+
+/*
  * vm_ops->access: what /proc/PID/mem, ptrace and access_process_vm() fall
  * back to when their GUP fails on an attachment.  That GUP has no "locked"
  * argument: it may not let the mmap lock go, so its fault fails (SIGBUS,
@@ -167,6 +185,8 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
  * be waited for (it waits for our lock).  The rights are the fault path's:
  * both the attachment and the host object must allow the access, and
  * FOLL_FORCE is not passed on, so a read-only attacher cannot write here.
+ * Like the fault path for such GUP, it may wait for a file object's I/O
+ * with the host's lock held (docs/architecture.md, known limits).
  * Copies at most to the end of the page; returns the bytes copied or an
  * error.
  */
@@ -186,7 +206,7 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 
 	if (addr < vma->vm_start || addr >= vma->vm_end || len <= 0)
 		return -EFAULT;
-	if (!mshare_access_ok(vma, flags))
+	if (!mshare_access_ok(vma, flags) || mshare_in_args(vma->vm_mm, addr))
 		return -EFAULT;
 	haddr = MSHARE_HOST_BASE + (addr - vma->vm_start);
 	n = min_t(unsigned long, len, PAGE_SIZE - offset_in_page(haddr));

@@ -623,6 +623,16 @@ static int mshare_host_object_ok(struct file *file)
 		pr_info_ratelimited("refusing a file of a tmpfs that can hold huge pages (huge=): this kernel's khugepaged would free page tables in use\n");
 		return -EINVAL;
 	}
+	/*
+	 * memfd_secret(): its pages are out of the kernel's direct map, which
+	 * the kernel's accesses through an attachment (GUP, /proc/PID/mem)
+	 * would use, and no one but its owner may see them.  The kernel knows
+	 * such a VMA by its file; an attachment's is the region file.
+	 */
+	if (inode->i_sb->s_magic == SECRETMEM_MAGIC) {
+		pr_info_ratelimited("refusing a memfd_secret object: its memory is for its owner only\n");
+		return -EINVAL;
+	}
 	if (S_ISCHR(inode->i_mode) || IS_DAX(inode)) {
 		pr_info_ratelimited("refusing a %s object: only memory with struct pages can be shared\n",
 				    S_ISCHR(inode->i_mode) ? "character-device" : "DAX");

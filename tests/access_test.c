@@ -29,6 +29,10 @@
  *   4. /proc/self/mem reads of an attached object never fail while another
  *      thread places and unmaps another object of the region (each a host
  *      change, which cuts every link for a moment)
+ *   5. /proc/self/cmdline of a process whose argument strings were moved
+ *      into an attachment (prctl PR_SET_MM_MAP) reads nothing, as for any
+ *      mapping that is not anonymous memory: those reads must never wait
+ *      for an object's file I/O (FOLL_ANON)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -417,6 +421,99 @@ out:
 	unlink(path);
 }
 
+/* ------------------------------------------------ 5. /proc/PID/cmdline */
+
+/* Point this process's argument strings at [start, start + len). */
+static int set_args(char *start, size_t len)
+{
+	unsigned long long v[52] = { 0 };
+	struct prctl_mm_map m;
+	char buf[4096], *s;
+	int i;
+
+	if (read_file("/proc/self/stat", buf, sizeof(buf)) < 0)
+		return -1;
+	s = strrchr(buf, ')');
+	for (i = 2; i <= 50 && s; i++) {	/* s is before field i + 1 */
+		s = strchr(s, ' ');
+		if (s)
+			v[i + 1] = strtoull(++s, NULL, 10);
+	}
+	memset(&m, 0, sizeof(m));
+	m.start_code = v[26];
+	m.end_code = v[27];
+	m.start_stack = v[28];
+	m.start_data = v[45];
+	m.end_data = v[46];
+	m.start_brk = v[47];
+	m.brk = (unsigned long)sbrk(0);
+	m.arg_start = (unsigned long)start;
+	m.arg_end = (unsigned long)start + len;
+	m.env_start = v[50];
+	m.env_end = v[51];
+	m.exe_fd = -1;
+	return prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0);
+}
+
+/* Child: args at p (which holds a string); the bytes cmdline gives, or -1 */
+static int cmdline_child(char *p)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (set_args(p, 11))
+		return 100;
+	n = read_file("/proc/self/cmdline", buf, sizeof(buf));
+	return n < 0 ? 101 : (int)n;
+}
+
+static int cmdline_of(char *p)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0)
+		_exit(cmdline_child(p));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void test_cmdline(void)
+{
+	char path[PATH_MAX];
+	int fd, mfd, plain, att;
+	char *p = NULL, *q = MAP_FAILED;
+
+	diag("5. /proc/self/cmdline of arguments in an attachment");
+	mfd = memfd_create("args", 0);
+	if (mfd >= 0 && !ftruncate(mfd, 4096))
+		q = mmap(NULL, 4096, RW, MAP_SHARED, mfd, 0);
+	fd = make_region("cmdline", 0600, path);
+	if (fd >= 0)
+		p = region_attach(fd, A, RW);
+	if (!check(q != MAP_FAILED && p, "cmdline: a shared memfd and an attachment mapped"))
+		goto out;
+	strcpy(q, "REGIONDATA");
+	strcpy(p, "REGIONDATA");
+	plain = cmdline_of(q);
+	att = cmdline_of(p);
+	if (!check(plain == 0 && att == 0,
+		   "cmdline: reads nothing of an attachment, as of a shared memfd"))
+		diag("bytes read: memfd %d, attachment %d (100: prctl failed: %s)",
+		     plain, att, errname(errno));
+out:
+	if (q != MAP_FAILED)
+		munmap(q, 4096);
+	if (mfd >= 0)
+		close(mfd);
+	if (p)
+		munmap(p, A);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	int loaded = 0;
@@ -442,6 +539,7 @@ int main(int argc, char **argv)
 	test_fork();
 	test_readonly();
 	test_change();
+	test_cmdline();
 out:
 	if (mnc >= 0)
 		close(mnc);

@@ -38,5 +38,20 @@ for f in "$1" madvise_cold_or_pageout_pte_range mm_take_all_locks mm_alloc; do
 done
 /sbin/modprobe mshare && grep -qs " $mnt msharefs " /proc/mounts
 if [ $? -eq 0 ]; then ok "a plain modprobe mshare loads and mounts again"; else notok "a plain modprobe mshare loads and mounts again"; fi
+
+# A module's function with a kernel function's name is never taken for it:
+# the test module has a decoy named gup_fast_fallback (the 6.8+ GUP-fast
+# entry; on 6.1 the kernel has no function of that name, only the module).
+/sbin/modprobe -r mshare && insmod /tests/mncount.ko && /sbin/modprobe mshare
+if [ $? -eq 0 ]; then ok "mshare loads after a module with a decoy gup_fast_fallback"; else notok "mshare loads after a module with a decoy gup_fast_fallback"; fi
+mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+hooked=$(cat /sys/kernel/tracing/enabled_functions)
+echo "$hooked" | sed 's/^/# hooked: /'
+if echo "$hooked" | grep -q "^$1 " && ! echo "$hooked" | grep -q "\[mncount\]"; then
+	ok "the kernel's $1 is hooked, the module's decoy is not"
+else
+	notok "the kernel's $1 is hooked, the module's decoy is not"
+fi
+rmmod mncount
 echo "1..$n"
 [ "$bad" -eq 0 ]

@@ -15,7 +15,8 @@
  *   3. an attacher without PROT_EXEC cannot execute a PROT_EXEC object
  *   4. children forked under a 300 us interval timer can use the region
  *   5. kernel.ftrace_enabled=0 cannot switch the fault redirect off
- *   6. raw-PFN objects (/dev/mem, /dev/zero) and 1 GiB hugetlb objects
+ *   6. raw-PFN objects (/dev/mem, /dev/zero), memfd_secret objects (uid
+ *      65534) and 1 GiB hugetlb objects
  *      are refused, and nothing placed before is lost
  *   7. no userfaultfd mode (missing, WP, WP-async, minor) registers on a
  *      read-write attachment
@@ -720,6 +721,29 @@ static void test_ftrace(void)
 
 /* ------------------------------------------------- 6. object types */
 
+/*
+ * uid 65534: a memfd_secret() object must be refused (EINVAL): its pages
+ * are out of the kernel's direct map, and the kernel's own accesses through
+ * an attachment (/proc/self/mem: an oops) would use it.  Returns 0 if
+ * refused, 1 if placed, 2 if memfd_secret() is not available.
+ */
+static int secret_child(void *arg)
+{
+	char path[PATH_MAX];
+	int fd, sfd, r;
+
+	(void)arg;
+	sfd = syscall(SYS_memfd_secret, 0);
+	if (sfd < 0 || ftruncate(sfd, 4096))
+		return 2;
+	fd = region_make(dir, "secret", 0600, REGION_ALIGN, path);
+	if (fd < 0)
+		return 3;
+	r = region_place(fd, 0, 4096, 0, RW, MAP_SHARED | MAP_FIXED, sfd);
+	unlink(path);
+	return r < 0 && errno == EINVAL ? 0 : 1;
+}
+
 static void test_objects(void)
 {
 	char path[PATH_MAX];
@@ -744,6 +768,10 @@ static void test_objects(void)
 		close(dev);
 	}
 	check(tag_intact(fd), "objects: the object placed before is intact");
+	r = run_as(NOBODY, secret_child, NULL);
+	if (!check(WIFEXITED(r) && WEXITSTATUS(r) == 0,
+		   "objects: a memfd_secret object fails with EINVAL (uid 65534)"))
+		diag("child: %s (1: placed, 2: no memfd_secret)", wait_str(r));
 	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK))
 		diag("this CPU has no 1 GiB pages: the next check cannot tell the old code from the new");
 	r = region_place(fd, 1UL << 30, 1UL << 30, 0, RW,

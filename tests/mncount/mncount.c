@@ -166,17 +166,65 @@ static const struct mmu_notifier_ops mnc_ops = {
  * TIF_NOTIFY_SIGNAL on the armed thread when it gets there.  The flag only
  * makes signal_pending() true until the thread next returns to user mode,
  * where get_signal() clears it (there is no task work to run): nothing else
- * of the thread is touched.
+ * of the thread is touched.  The armed task is held by a reference, and
+ * disarmed when the fd that armed it is closed, so that the trap never
+ * fires in another task (a kernel thread would never clear the flag).
  */
-static struct task_struct *mnc_armed;
+static DEFINE_SPINLOCK(mnc_arm_lock);
+static struct task_struct *mnc_armed;	/* under mnc_arm_lock */
+static struct file *mnc_armed_by;
+static int mnc_decoy_calls;
 static atomic64_t mnc_interrupted = ATOMIC64_INIT(0);
+
+/* Disarm (if armed by file, or always if file is NULL); the old task. */
+static struct task_struct *mnc_disarm(struct file *file)
+{
+	struct task_struct *t = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&mnc_arm_lock, flags);
+	if (!file || mnc_armed_by == file) {
+		t = mnc_armed;
+		mnc_armed = NULL;
+		mnc_armed_by = NULL;
+	}
+	spin_unlock_irqrestore(&mnc_arm_lock, flags);
+	return t;
+}
+
+static void mnc_arm(struct file *file)
+{
+	struct task_struct *old;
+	unsigned long flags;
+
+	spin_lock_irqsave(&mnc_arm_lock, flags);
+	old = mnc_armed;
+	mnc_armed = get_task_struct(current);
+	mnc_armed_by = file;
+	spin_unlock_irqrestore(&mnc_arm_lock, flags);
+	if (old)
+		put_task_struct(old);
+}
 
 static int mnc_register_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	if (READ_ONCE(mnc_armed) == current &&
-	    cmpxchg(&mnc_armed, current, NULL) == current) {
+	unsigned long flags;
+	bool hit;
+
+	if (READ_ONCE(mnc_armed) != current || (current->flags & PF_KTHREAD))
+		return 0;
+	spin_lock_irqsave(&mnc_arm_lock, flags);
+	hit = mnc_armed == current;
+	if (hit) {
+		mnc_armed = NULL;
+		mnc_armed_by = NULL;
+	}
+	spin_unlock_irqrestore(&mnc_arm_lock, flags);
+	if (hit) {
 		set_tsk_thread_flag(current, TIF_NOTIFY_SIGNAL);
 		atomic64_inc(&mnc_interrupted);
+		/* not the last reference: current is running */
+		put_task_struct(current);
 	}
 	return 0;
 }
@@ -206,6 +254,10 @@ static int mnc_open(struct inode *inode, struct file *file)
 static int mnc_release_file(struct inode *inode, struct file *file)
 {
 	struct mnc *m = file->private_data;
+	struct task_struct *armed = mnc_disarm(file);
+
+	if (armed)
+		put_task_struct(armed);
 
 	/* Waits for callbacks in flight; the mm may already have exited. */
 	if (m->registered) {
@@ -266,8 +318,7 @@ static long mnc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EFAULT;
 		return 0;
 	case MNCOUNT_INTERRUPT:
-		/* Only the pointer is compared: no reference is needed. */
-		WRITE_ONCE(mnc_armed, current);
+		mnc_arm(file);
 		return 0;
 	case MNCOUNT_INTERRUPTED: {
 		u64 n = atomic64_read(&mnc_interrupted);
@@ -301,9 +352,22 @@ static struct miscdevice mnc_dev = {
 	.mode	= 0600,
 };
 
+/*
+ * A decoy for the refusal group: a function of this module with the name of
+ * the GUP-fast entry of 6.8 and later (6.1 has none of that name).  mshare
+ * looks kernel functions up in the kernel image only: loaded after this
+ * module, it must hook the kernel's entry, never this.
+ */
+static noinline int gup_fast_fallback(void)
+{
+	return READ_ONCE(mnc_decoy_calls);
+}
+
 static int __init mnc_init(void)
 {
 	int ret = register_kprobe(&mnc_register_kp);
+
+	mnc_decoy_calls = gup_fast_fallback() + 1;
 
 	if (ret)
 		return ret;
@@ -317,6 +381,8 @@ static void __exit mnc_exit(void)
 {
 	misc_deregister(&mnc_dev);
 	unregister_kprobe(&mnc_register_kp);
+	/* every fd is closed by now, and each disarmed what it armed */
+	WARN_ON(mnc_disarm(NULL));
 }
 
 module_init(mnc_init);
