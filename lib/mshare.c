@@ -266,7 +266,7 @@ static const struct {
 	const char *msg;
 } messages[] = {
 	{ ENODEV, "No such device: no msharefs mounted there (is the mshare module loaded?), or an object without ordinary pages (a device or DAX file)" },
-	{ ENOTTY, "Not an mshare region: the fd is not a file of an msharefs mount" },
+	{ ENOTTY, "Inappropriate ioctl for device: the fd is not a region (a file of an msharefs mount)" },
 	{ EBADF, "Bad file descriptor: a region opened read-only cannot place or remove objects, or the object's fd is not open" },
 	{ EINVAL, "Invalid argument: a size or offset that is not aligned (regions to mshare_info, objects to pages or huge pages, fixed attach addresses to mshare_info), a range outside the region, a region without a size, a part of an attachment, or a flag or page size the module refuses (1 GiB huge pages)" },
 	{ EACCES, "Permission denied: the region's or the file's mode, or an fd opened for less than the protection asked for" },
