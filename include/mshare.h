@@ -68,7 +68,7 @@ int mshare_unlink(const char *mnt, const char *name);
 int64_t mshare_size(int fd);
 
 /*
- * Place a memory object at region offset offset, size bytes (both page
+ * Place a memory object of size bytes at offset in the region (both page
  * multiples), replacing whatever was there, like mmap(MAP_SHARED |
  * MAP_FIXED) inside the region.  prot: PROT_READ, PROT_WRITE, PROT_EXEC.
  * flags: 0 or any of MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED.  The fd
