@@ -280,14 +280,20 @@ static bool overlaps(void *addr, size_t len)
 	return hit;
 }
 
-/* After a failed call: one line if it was about a shim mapping */
-static void refused(unsigned int what, const char *call, void *addr,
-		    size_t len, int err, const char *why)
+/*
+ * ret (and errno) of a call on [addr, addr + len): if it failed on a shim
+ * mapping, one line says so (the first time only) and why
+ */
+static int refusal(int ret, unsigned int what, const char *call, void *addr,
+		   size_t len, const char *why)
 {
-	if (overlaps(addr, len))
+	int err = errno;
+
+	if (ret && overlaps(addr, len))
 		say_once(what, "%s(%p, %zu) of an mshare mapping failed: %s (%s)",
 			 call, addr, len, strerror(err), why);
 	errno = err;
+	return ret;
 }
 
 /*
@@ -322,34 +328,25 @@ int munmap(void *addr, size_t len)
 		if (covered & 1ULL << i)
 			ranges[i].base = 0;
 	unlock_ranges();
-	if (ret)
-		refused(SAID_MUNMAP, "munmap", addr, len, err,
-			"the module unmaps an attachment only whole");
-	return ret;
+	errno = err;
+	return refusal(ret, SAID_MUNMAP, "munmap", addr, len,
+		       "the module unmaps an attachment only whole");
 }
 
 int mprotect(void *addr, size_t len, int prot)
 {
-	int ret;
-
 	pthread_once(&once, init);
-	ret = real_mprotect(addr, len, prot);
-	if (ret)
-		refused(SAID_MPROTECT, "mprotect", addr, len, errno,
-			"the protection of an attachment cannot change");
-	return ret;
+	return refusal(real_mprotect(addr, len, prot), SAID_MPROTECT,
+		       "mprotect", addr, len,
+		       "the protection of an attachment cannot change");
 }
 
 int madvise(void *addr, size_t len, int advice)
 {
-	int ret;
-
 	pthread_once(&once, init);
-	ret = real_madvise(addr, len, advice);
-	if (ret)
-		refused(SAID_MADVISE, "madvise", addr, len, errno,
-			"the module refuses this advice on an attachment");
-	return ret;
+	return refusal(real_madvise(addr, len, advice), SAID_MADVISE,
+		       "madvise", addr, len,
+		       "the module refuses this advice on an attachment");
 }
 
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -365,8 +362,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		va_end(ap);
 	}
 	p = real_mremap(old, old_len, new_len, flags, new_addr);
-	if (p == MAP_FAILED)
-		refused(SAID_MREMAP, "mremap", old, old_len, errno,
-			"an attachment cannot move, grow or shrink");
+	refusal(p == MAP_FAILED, SAID_MREMAP, "mremap", old, old_len,
+		"an attachment cannot move, grow or shrink");
 	return p;
 }

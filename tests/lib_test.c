@@ -625,7 +625,7 @@ static void run_preload(const char *what, const char *mode, const char *env,
 		else if (!strncmp(line, "not ok - ", 9))
 			check(0, "preload %s: %s", what, line + 9);
 		else
-			diag("%s", line + (line[0] == '#' ? 2 : 0));
+			diag("%s", line + (strncmp(line, "# ", 2) ? 0 : 2));
 	}
 	if (f)
 		fclose(f);
