@@ -19,9 +19,10 @@
  * reasons for it.  Regions are plain file descriptors (opened O_CLOEXEC):
  * close() them when done; an attachment outlives its fd.
  *
- * Functions that take a mount point take NULL for MSHARE_MOUNT.  A name is
- * a path inside that mount ("orders", or "db1/orders" in a directory made
- * with mkdir()).  docs/libmshare.md is the reference.
+ * Functions that take a mount point mnt take the mount's root or any
+ * directory in it (mkdir() makes them: a non-root user needs one it may
+ * write), NULL for MSHARE_MOUNT.  A name is a path below mnt.
+ * docs/libmshare.md is the reference.
  */
 #ifndef MSHARE_H
 #define MSHARE_H
@@ -40,9 +41,9 @@ extern "C" {
 #define MSHARE_FIXED	0x1	/* at addr exactly; never over a mapping */
 
 /*
- * The alignment of region sizes and attach addresses of the msharefs
- * mount mnt, read from its mshare_info; -ENODEV if mnt is not (in) an
- * msharefs mount or does not exist.
+ * The alignment of region sizes and attach addresses, read from the
+ * mshare_info of the msharefs mount that mnt is (or is a directory in);
+ * -ENODEV if mnt is not in an msharefs mount or does not exist.
  */
 int64_t mshare_align(const char *mnt);
 

@@ -54,17 +54,31 @@ static int region_path(const char *mnt, const char *name, char *path)
 	return 0;
 }
 
+/*
+ * mshare_info is in the root of the mount only: look for it in dir, then
+ * in its parents, as long as they are msharefs.
+ */
 int64_t mshare_align(const char *mnt)
 {
-	char path[PATH_MAX], buf[32];
+	char dir[PATH_MAX], path[PATH_MAX + sizeof(MSHAREFS_INFO_NAME)];
+	char buf[32];
 	unsigned long long align;
 	ssize_t n;
 	int fd, err;
 
-	err = region_path(mnt, MSHAREFS_INFO_NAME, path);
-	if (err)
-		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(dir, sizeof(dir), "%s", mnt ? mnt : MSHARE_MOUNT);
+	for (;;) {
+		err = check_mount(dir);
+		if (err)
+			return err;
+		snprintf(path, sizeof(path), "%s/%s", dir, MSHAREFS_INFO_NAME);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		if (strlen(dir) + 3 >= sizeof(dir))
+			return -ENAMETOOLONG;
+		strcat(dir, "/..");
+	}
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);

@@ -10,8 +10,9 @@
  * vm.nr_hugepages.  The shim checks run preload_test and the shim from the
  * directory of this program.
  *
- *   1. mount points: mshare_align, and -ENODEV for a directory without
- *      msharefs from every call that takes one; a second mount
+ *   1. mount points: mshare_align of a mount and of a directory in one,
+ *      -ENODEV for a directory without msharefs from every call that
+ *      takes one; a second mount
  *   2. mshare_create: rounding to the alignment, mode, O_EXCL, bad sizes,
  *      nothing left behind on failure
  *   3. mshare_open, mshare_size: access modes, close-on-exec, errors
@@ -25,13 +26,14 @@
  *   9. mshare_strerror: the C library's text plus the module's reasons
  *  10. the preload shim: a 128 MiB shared anonymous mapping becomes a
  *      region (fork, /proc/self/maps, munmap, refusals said once on
- *      stderr), MAP_HUGETLB, threads, the directory and threshold
- *      settings, and the fallbacks (no msharefs, a malformed threshold)
+ *      stderr), MAP_HUGETLB, threads, the directory (uid 65534 in its own
+ *      directory of another mount) and threshold settings, the fallbacks (no msharefs, a malformed threshold)
  *      that say one line and give a working plain mapping
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -59,6 +61,7 @@
 #define MNT2		"/tmp/lib_test_m2"
 #define PLAIN		"/tmp/lib_test_plain"
 #define NR_HUGE		"/proc/sys/vm/nr_hugepages"
+#define NOBODY		65534			/* an unprivileged user */
 
 static const char *mnt = MSHARE_MOUNT;
 static char sub[64];		/* this run's directory in the mount */
@@ -159,6 +162,15 @@ static void test_mounts(void)
 	if (!strcmp(mnt, MSHARE_MOUNT))
 		check(mshare_align(NULL) == align,
 		      "mshare_align(NULL) reads " MSHARE_MOUNT);
+	snprintf(path, sizeof(path), "%s/%s", mnt, sub);
+	check(mshare_align(path) == align,
+	      "mshare_align of a directory in the mount finds mshare_info in its root");
+	fd = mshare_create(path, "r", 1, 0600);
+	check(fd >= 0 && exists(path, "r"),
+	      "mshare_create with a directory in the mount as mnt");
+	if (fd >= 0)
+		close(fd);
+	check_lib(mshare_unlink(path, "r"), "mshare_unlink there");
 	check_fail(mshare_align(NOT_MSHARE), ENODEV,
 		   "mshare_align(" NOT_MSHARE "): ENODEV, no msharefs there");
 	check_fail(mshare_align(MISSING), ENODEV,
@@ -586,12 +598,12 @@ static char here[PATH_MAX];	/* the directory of this program */
 
 /*
  * Run "preload_test MODE" under the shim with the environment settings
- * env (NAME=VALUE or NULL), count its checks as ours (prefixed by what),
+ * env (NAME=VALUE or NULL), as uid (0: as root), count its checks as ours (prefixed by what),
  * and check that its stderr has want_lines lines, each from the shim and
  * containing word.
  */
 static void run_preload(const char *what, const char *mode, const char *env,
-			int want_lines, const char *word)
+			uid_t uid, int want_lines, const char *word)
 {
 	char prog[PATH_MAX + 32], shim[PATH_MAX + 32], line[1024], *nl;
 	int out[2], err[2], status, lines = 0, bad = 0;
@@ -608,6 +620,9 @@ static void run_preload(const char *what, const char *mode, const char *env,
 	if (pid == 0) {
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
+			printf("not ok - become uid %d: %s\n", (int)uid,
+			       strerror(errno));
 		setenv("LD_PRELOAD", shim, 1);
 		if (env)
 			putenv((char *)env);
@@ -665,33 +680,37 @@ static void test_preload(void)
 
 	/* mprotect, a partial munmap and mremap: one line each */
 	run_preload("default", "mshare", strcmp(mnt, MSHARE_MOUNT) ? direnv : NULL,
-		    3, "of an mshare mapping failed");
+		    0, 3, "of an mshare mapping failed");
 	run_preload("threshold 131072K", "one", "MSHARE_PRELOAD_MIN=131072K",
-		    0, NULL);
+		    0, 0, NULL);
 	run_preload("threshold 256M", "plain", "MSHARE_PRELOAD_MIN=256M", 0,
-		    NULL);
+		    0, NULL);
 	run_preload("threshold 32M, threads", "threads",
-		    "MSHARE_PRELOAD_MIN=32M", 0, NULL);
+		    "MSHARE_PRELOAD_MIN=32M", 0, 0, NULL);
 	if (huge_ok)
-		run_preload("MAP_HUGETLB", "huge", NULL, 0, NULL);
+		run_preload("MAP_HUGETLB", "huge", NULL, 0, 0, NULL);
 	else
 		skip("no huge pages", "preload MAP_HUGETLB");
-	if (!mkdir(MNT2, 0755) && !mount("msharefs", MNT2, "msharefs", 0, NULL)) {
-		run_preload("MSHARE_PRELOAD_DIR=" MNT2, "one",
-			    "MSHARE_PRELOAD_DIR=" MNT2, 0, NULL);
+	/* Another mount, in a directory that an unprivileged user owns */
+	if (!mkdir(MNT2, 0755) && !mount("msharefs", MNT2, "msharefs", 0, NULL) &&
+	    !mkdir(MNT2 "/pg", 0755) && !chown(MNT2 "/pg", NOBODY, NOBODY)) {
+		run_preload("uid 65534, MSHARE_PRELOAD_DIR=" MNT2 "/pg", "one",
+			    "MSHARE_PRELOAD_DIR=" MNT2 "/pg", NOBODY, 0, NULL);
+		rmdir(MNT2 "/pg");
 		umount(MNT2);
 	} else {
-		check(0, "mount msharefs on " MNT2 ": %s", errname(errno));
+		check(0, "a directory owned by uid 65534 in an msharefs on " MNT2 ": %s",
+		      errname(errno));
 	}
 	rmdir(MNT2);
 
 	/* The fallbacks: one line, then plain mappings that work */
 	run_preload("module absent", "plain", "MSHARE_PRELOAD_DIR=" MISSING,
-		    1, "no msharefs at " MISSING);
+		    0, 1, "no msharefs at " MISSING);
 	run_preload("not msharefs", "plain", "MSHARE_PRELOAD_DIR=" NOT_MSHARE,
-		    1, "no msharefs at " NOT_MSHARE);
-	run_preload("garbage threshold", "plain", "MSHARE_PRELOAD_MIN=12Q", 1,
-		    "MSHARE_PRELOAD_MIN=12Q is not a size");
+		    0, 1, "no msharefs at " NOT_MSHARE);
+	run_preload("garbage threshold", "plain", "MSHARE_PRELOAD_MIN=12Q", 0,
+		    1, "MSHARE_PRELOAD_MIN=12Q is not a size");
 }
 
 int main(int argc, char **argv)
