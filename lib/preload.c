@@ -309,8 +309,6 @@ int munmap(void *addr, size_t len)
 
 	pthread_once(&once, init);
 	end = start + (len + page_size - 1) / page_size * page_size;
-	if (end < start)
-		return real_munmap(addr, len);
 	hi = end;
 	lock_ranges();
 	for (i = 0; i < NRANGES; i++) {
@@ -322,7 +320,7 @@ int munmap(void *addr, size_t len)
 				hi = r->base + r->size;
 		}
 	}
-	ret = real_munmap(addr, hi - start);
+	ret = real_munmap(addr, covered ? hi - start : len);
 	err = errno;
 	for (i = 0; i < NRANGES && !ret; i++)
 		if (covered & 1ULL << i)
