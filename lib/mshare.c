@@ -37,7 +37,7 @@ static int check_mount(const char *mnt)
 	return st.f_type == MSHAREFS_MAGIC ? 0 : -ENODEV;
 }
 
-/* <mnt>/<name> into path (PATH_MAX bytes), once mnt is known to be msharefs */
+/* <mnt>/<name> into path (PATH_MAX bytes), if mnt is in an msharefs mount */
 static int region_path(const char *mnt, const char *name, char *path)
 {
 	int err;
