@@ -1,8 +1,12 @@
 # mshare: developer and user entry points.  `make help` lists them.
 #
 # make [KVER=...]   build mshare.ko for the running kernel (or KVER)
-# make install      DKMS-install for the running kernel, plus modprobe.d
-#                   and the uapi header
+# make install      DKMS-install for the running kernel, plus modprobe.d,
+#                   and make install-lib
+# make lib          libmshare (.so.0, .a, mshare.pc) and the LD_PRELOAD
+#                   shim libmshare-preload.so, in lib/
+# make install-lib  the library, the shim, mshare.h, the uapi header and
+#                   mshare.pc under PREFIX (/usr), staged under DESTDIR
 # make check        install what is missing, then the whole VM test matrix
 # make check-debug  every group on a KASAN + lockdep + DEBUG_VM kernel built
 #                   here from linux-source-6.12 (cached; ~26 min once)
@@ -27,15 +31,20 @@ STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test \
 		   security_test notify_test sync_test placement_test \
 		   churn_test tables_test access_test fuzz_test asuser
 KMOD_TESTS	:= kmod_cycle
-TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS)) \
-		   build/tests/mshare_bench
+# The lib group: lib_test (static, with lib/libmshare.a) runs the dynamic
+# preload_test under the shim, which goes into the guest beside them.
+LIB_TESTS	:= lib_test preload_test libmshare-preload.so
+TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS) \
+		   $(LIB_TESTS)) build/tests/mshare_bench
+LIB_OUT		:= lib/libmshare.a lib/libmshare.so.0 lib/libmshare.so \
+		   lib/mshare.pc lib/libmshare-preload.so
 
 # For make test / make shell
 T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 basename | sort -V))
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install uninstall setup tests check check-debug fuzz demo bench test shell lint help
+.PHONY: all modules clean install install-lib uninstall lib setup tests check check-debug fuzz demo bench test shell lint help
 
 all: modules
 
@@ -45,19 +54,32 @@ modules:
 
 clean:
 	-test -f $(KDIR)/Makefile && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C lib clean
 	rm -rf build
 
 install:
 	@test "$$(id -u)" = 0 || { echo "make install must run as root"; exit 1; }
 	scripts/dkms-install.sh $(KVER)
 	install -D -m 0644 etc/modprobe.d/mshare.conf /etc/modprobe.d/mshare.conf
-	install -D -m 0644 include/uapi/linux/msharefs.h $(PREFIX)/include/linux/msharefs.h
 	depmod $(KVER)
+	$(MAKE) install-lib
+
+# No root needed with DESTDIR (packaging); ldconfig runs without it.
+install-lib: lib
+	$(MAKE) -C lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 uninstall:
 	-dkms remove mshare/$(VERSION) --all
 	rm -rf /usr/src/mshare-$(VERSION)
-	rm -f /etc/modprobe.d/mshare.conf $(PREFIX)/include/linux/msharefs.h
+	rm -f /etc/modprobe.d/mshare.conf
+	$(MAKE) -C lib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+lib: $(LIB_OUT)
+
+$(LIB_OUT) &: lib/Makefile lib/mshare.c lib/preload.c lib/libmshare.map \
+		lib/preload.map lib/mshare.pc.in include/mshare.h \
+		include/uapi/linux/msharefs.h dkms.conf
+	$(MAKE) -C lib
 
 setup:
 	scripts/setup.sh
@@ -77,6 +99,20 @@ build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
 build/tests/kmod_cycle: tests/kmod_cycle.c
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libkmod) -lm
+
+build/tests/lib_test: tests/lib_test.c tests/tap.c tests/tap.h tests/util.c \
+		tests/util.h lib/libmshare.a include/mshare.h
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -Iinclude -static -pthread -o $@ $< tests/tap.c \
+		tests/util.c lib/libmshare.a
+
+build/tests/preload_test: tests/preload_test.c
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -pthread -o $@ $<
+
+build/tests/libmshare-preload.so: lib/libmshare-preload.so
+	@mkdir -p build/tests
+	cp $< $@
 
 tests: $(TEST_BINS)
 
@@ -126,4 +162,4 @@ lint:
 	scripts/lint.sh
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,18p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,20p' Makefile

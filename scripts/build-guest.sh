@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the test guest's initramfs for one kernel: busybox, the real kmod
-# tools with their libraries, the test programs from build/tests, the mshare
+# tools with their libraries, the test programs from build/tests (with the
+# lib group's preload shim and the dynamic preload_test), the mshare
 # module at its DKMS path with a depmod'ed module tree, and scripts/guest-init.sh
 # as /init.
 # Usage: build-guest.sh KVER [MODULE.ko]   (default: the DKMS-installed module)

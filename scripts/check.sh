@@ -35,7 +35,7 @@ declare -A boot_args=(
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
 root_boots=${MSHARE_ROOT_BOOTS:-${MSHARE_BOOTS:-no5lvl}}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,refusal,fuzz}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
 [ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
 export MSHARE_VM_NUMA=${MSHARE_VM_NUMA:-1}

@@ -77,6 +77,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	churn)	/tests/churn_test "$mnt" >&3 2>&1 ;;
 	tables)	/tests/tables_test "$mnt" >&3 2>&1 ;;
 	access)	/tests/access_test "$mnt" >&3 2>&1 ;;
+	lib)	# libmshare, and the preload shim with preload_test
+		/tests/lib_test "$mnt" >&3 2>&1 ;;
 	pg)	# PostgreSQL from the host's userland (over 9p), pool in mshare
 		sh /tests/pg-guest.sh "${mshare_pg:-mshare}" >&3 2>&1 ;;
 	load)	# share and 30 s of stress while stress-ng loads the guest
