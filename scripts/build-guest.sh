@@ -55,7 +55,7 @@ cp "$build/mncount/$kver/mncount.ko" "$root/tests/"
 # O_DIRECT and file-object tests, and overlayfs for the security group's
 # nesting attack, and zram for the fuzz group's swap, and 9p for the pg
 # group's host userland (tests/pg-guest.sh), with their dependencies.
-for m in brd ext4 overlay zram 9p 9pnet_virtio; do
+for m in brd ext4 overlay zram 9p 9pnet_virtio virtio_pci; do
 	modprobe -d "${kr:-/}" --show-depends -S "$kver" "$m" |
 		awk '$1 == "insmod" {print $2}'
 done | sort -u | while read -r ko; do

@@ -81,7 +81,7 @@ run() {
 	done
 	for k in $kernels; do
 		cycles=${MSHARE_CYCLES:-1000}
-		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load}
+		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load,pg}
 		kb=$boots
 		[ -z "$(kroot "$k")" ] || kb=$root_boots
 		for b in $kb; do

@@ -80,7 +80,7 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	lib)	# libmshare, and the preload shim with preload_test
 		/tests/lib_test "$mnt" >&3 2>&1 ;;
 	pg)	# PostgreSQL from the host's userland (over 9p), pool in mshare
-		sh /tests/pg-guest.sh "${mshare_pg:-mshare}" >&3 2>&1 ;;
+		sh /tests/pg-guest.sh "${mshare_pg:-both}" >&3 2>&1 ;;
 	load)	# share and 30 s of stress while stress-ng loads the guest
 		# with its vm, mmap, madvise, fork and page-fault stressors, as
 		# uid 65534: as root its madvise stressor injects memory

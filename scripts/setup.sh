@@ -20,7 +20,8 @@ have_kernel() { # $1 = glob of the kernel release
 
 pkgs="build-essential gcc make bc kmod libkmod-dev pkg-config dkms
       qemu-system-x86 busybox-static cpio gzip sparse perl python3
-      linux-source-6.1 libelf-dev gnuplot-nox stress-ng debootstrap"
+      linux-source-6.1 libelf-dev gnuplot-nox stress-ng debootstrap
+      postgresql-15"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
