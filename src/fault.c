@@ -157,8 +157,11 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
  * /proc/PID/cmdline and environ read the mm's argument and environment
  * strings with FOLL_ANON, which GUP refuses on an attachment: they read
  * only anonymous memory, so that a reader (ps, for any process) never
- * waits for another user's file I/O.  ->access does not see the flag, so
- * it refuses their ranges itself (a process can move them with prctl()).
+ * waits for another user's file I/O.  ->access does not see the flag, and
+ * a process moves those ranges at will (prctl(PR_SET_MM_MAP) needs no
+ * privilege), so a range check alone cannot hold: it is refused here, and
+ * ->access never faults in pages of objects whose I/O a user may control
+ * (below).
  */
 static bool mshare_in_args(struct mm_struct *mm, unsigned long addr)
 {
@@ -169,6 +172,30 @@ static bool mshare_in_args(struct mm_struct *mm, unsigned long addr)
 	     (addr >= mm->env_start && addr < mm->env_end);
 	spin_unlock(&mm->arg_lock);
 	return in;
+}
+
+/*
+ * Whether a fault of a host object waits at most for the kernel's own
+ * I/O: shmem (anonymous objects, memfd, tmpfs; swap-in), hugetlbfs, and
+ * the local disk filesystems that mount only with privilege.  Any other
+ * file (FUSE, network filesystems) may wait for I/O that a user controls,
+ * which a caller of ->access must never wait for with the attacher's and
+ * the host's mmap locks held: those pages are read only if mapped.
+ */
+static bool mshare_fault_is_local(struct vm_area_struct *hvma)
+{
+	if (!hvma->vm_file)
+		return true;
+	switch (file_inode(hvma->vm_file)->i_sb->s_magic) {
+	case TMPFS_MAGIC:
+	case HUGETLBFS_MAGIC:
+	case EXT4_SUPER_MAGIC:		/* ext2, ext3 and ext4 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /*
@@ -185,8 +212,8 @@ static bool mshare_in_args(struct mm_struct *mm, unsigned long addr)
  * be waited for (it waits for our lock).  The rights are the fault path's:
  * both the attachment and the host object must allow the access, and
  * FOLL_FORCE is not passed on, so a read-only attacher cannot write here.
- * Like the fault path for such GUP, it may wait for a file object's I/O
- * with the host's lock held (docs/architecture.md, known limits).
+ * Pages of files whose I/O a user may control are read only if the host
+ * has them mapped (FOLL_NOFAULT, mshare_fault_is_local()).
  * Copies at most to the end of the page; returns the bytes copied or an
  * error.
  */
@@ -197,6 +224,7 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 		mshare_inode_region(file_inode(vma->vm_file));
 	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
 	struct mm_struct *host = region->host;
+	unsigned int gup_flags = 0;
 	struct vm_area_struct *hvma;
 	unsigned long haddr;
 	struct page *page;
@@ -217,8 +245,11 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 		n = -EFAULT;
 		goto out;
 	}
-	got = mshare_gup_remote_page(host, haddr, write ? FOLL_WRITE : 0,
-				     &page);
+	if (write)
+		gup_flags |= FOLL_WRITE;
+	if (!mshare_fault_is_local(hvma))
+		gup_flags |= FOLL_NOFAULT;
+	got = mshare_gup_remote_page(host, haddr, gup_flags, &page);
 	if (got <= 0) {
 		n = got ? got : -EFAULT;
 		goto out;

@@ -33,6 +33,14 @@
  *      into an attachment (prctl PR_SET_MM_MAP) reads nothing, as for any
  *      mapping that is not anonymous memory: those reads must never wait
  *      for an object's file I/O (FOLL_ANON)
+ *   6. nor does a read that only starts before the attachment: the
+ *      argument strings end in an anonymous page just below it without a
+ *      terminating NUL, so cmdline reads on into the attachment
+ *      (setproctitle's rule), where a file object's page is not in memory:
+ *      cmdline gives the anonymous bytes, and the page is not read in
+ *      (mincore of the file stays 0).  The file is on vfat (a brd RAM
+ *      disk), which stands for FUSE and network filesystems: a
+ *      filesystem outside mshare's list of local ones
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -455,25 +463,25 @@ static int set_args(char *start, size_t len)
 	return prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0);
 }
 
-/* Child: args at p (which holds a string); the bytes cmdline gives, or -1 */
-static int cmdline_child(char *p)
+/* Child: args at [p, p + len); the bytes cmdline gives, or 100 + */
+static int cmdline_child(char *p, size_t len)
 {
 	char buf[256];
 	ssize_t n;
 
-	if (set_args(p, 11))
+	if (set_args(p, len))
 		return 100;
 	n = read_file("/proc/self/cmdline", buf, sizeof(buf));
 	return n < 0 ? 101 : (int)n;
 }
 
-static int cmdline_of(char *p)
+static int cmdline_of(char *p, size_t len)
 {
 	pid_t pid = fork();
 	int st;
 
 	if (pid == 0)
-		_exit(cmdline_child(p));
+		_exit(cmdline_child(p, len));
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
@@ -496,8 +504,8 @@ static void test_cmdline(void)
 		goto out;
 	strcpy(q, "REGIONDATA");
 	strcpy(p, "REGIONDATA");
-	plain = cmdline_of(q);
-	att = cmdline_of(p);
+	plain = cmdline_of(q, 11);
+	att = cmdline_of(p, 11);
 	if (!check(plain == 0 && att == 0,
 		   "cmdline: reads nothing of an attachment, as of a shared memfd"))
 		diag("bytes read: memfd %d, attachment %d (100: prctl failed: %s)",
@@ -512,6 +520,72 @@ out:
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
+}
+
+#define DISK	"/mnt/access"
+
+/* Whether page 0 of the file is in the page cache (mincore: no fault). */
+static int resident(int ffd)
+{
+	unsigned char vec = 0;
+	void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ffd, 0);
+
+	if (m == MAP_FAILED)
+		return -1;
+	if (mincore(m, 4096, &vec))
+		vec = 0xff;
+	munmap(m, 4096);
+	return vec == 0xff ? -1 : (vec & 1);
+}
+
+static void test_proctitle(void)
+{
+	char path[PATH_MAX], buf[4096];
+	int fd = -1, ffd = -1, n, before = -1, after = -1;
+	char *p = NULL, *below = MAP_FAILED;
+
+	diag("6. cmdline reading on into an attachment's vfat object");
+	if (!check(!system("/sbin/modprobe brd rd_nr=1 rd_size=8192 && "
+			   "mkdosfs /dev/ram0 >/dev/null 2>&1 && mkdir -p " DISK
+			   " && mount -t vfat /dev/ram0 " DISK),
+		   "proctitle: vfat on a brd RAM disk"))
+		return;
+	memset(buf, 'F', sizeof(buf));
+	ffd = open(DISK "/object", O_RDWR | O_CREAT, 0600);
+	if (ffd < 0 || pwrite(ffd, buf, sizeof(buf), 0) != sizeof(buf) ||
+	    fsync(ffd))
+		goto out;
+	fd = region_make(dir, "title", 0600, A, path);
+	if (fd >= 0 && !region_place(fd, 0, 4096, 0, RW, MAP_SHARED | MAP_FIXED, ffd))
+		p = region_attach(fd, A, RW);
+	if (p)
+		below = mmap(p - 4096, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_FIXED_NOREPLACE, -1, 0);
+	if (!check(p && below == p - 4096,
+		   "proctitle: a vfat object placed and attached, an anonymous page below"))
+		goto out;
+	memset(below, 'X', 4096);
+	write_file("/proc/sys/vm/drop_caches", "3");
+	before = resident(ffd);
+	n = cmdline_of(p - 16, 16);	/* no NUL at the end: reads on */
+	after = resident(ffd);
+	if (!check(before == 0 && after == 0 && n >= 16 && n < 100,
+		   "proctitle: cmdline gives the anonymous bytes and reads nothing of the object in"))
+		diag("object page resident before %d, after %d; cmdline gave %d bytes",
+		     before, after, n);
+out:
+	if (below != MAP_FAILED)
+		munmap(below, 4096);
+	if (p)
+		munmap(p, A);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	if (ffd >= 0)
+		close(ffd);
+	if (system("umount " DISK " && /sbin/modprobe -r brd"))
+		diag("cleanup: umount or brd removal failed");
 }
 
 int main(int argc, char **argv)
@@ -540,6 +614,7 @@ int main(int argc, char **argv)
 	test_readonly();
 	test_change();
 	test_cmdline();
+	test_proctitle();
 out:
 	if (mnc >= 0)
 		close(mnc);
