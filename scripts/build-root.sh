@@ -6,8 +6,10 @@
 # boot its kernel images.  The archive is the one the machine's own apt
 # sources name (as setup.sh does for bookworm-backports).  Idempotent: a
 # second run only installs what is missing.
-# Usage: build-root.sh [PACKAGE...]   (default: trixie's linux-image-amd64
-# and linux-headers-amd64, by their versioned names)
+# Usage: build-root.sh [PACKAGE[/RELEASE]...]   (default: linux-image-amd64
+# and linux-headers-amd64 of trixie (6.12) and of trixie-backports (the
+# newest 7.x), by their versioned names).  PACKAGE/RELEASE installs that
+# release's version, and takes what it needs (linux-base) from there too.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -44,15 +46,19 @@ mkdir -p "$r/usr/share/keyrings"
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
 	chroot "$r" apt-get update -qq
-	for m in linux-image-amd64 linux-headers-amd64; do
-		pkgs+=("$(chroot "$r" apt-cache depends "$m" |
-			awk '/Depends: linux-(image|headers)-[0-9]/ {print $2; exit}')")
+	for rel in "" /trixie-backports; do
+		for m in linux-image-amd64 linux-headers-amd64; do
+			p=$(chroot "$r" apt-cache depends "$m$rel" |
+				awk '/Depends: linux-(image|headers)-[0-9]/ {print $2; exit}')
+			[ -n "$p" ] || die "no $m$rel in the build root's archive"
+			pkgs+=("$p$rel")
+		done
 	done
 fi
 pkgs+=(gcc-14 make libc6-dev dkms kmod xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
-	chroot "$r" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	chroot "$r" dpkg-query -W -f='${Status}' "${p%%/*}" 2>/dev/null |
 		grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
