@@ -20,6 +20,7 @@
 #include <linux/shmem_fs.h>
 #include <uapi/linux/magic.h>
 #include <asm/ibt.h>
+#include <asm/tlbflush.h>
 
 #ifdef MSHARE_HAVE_MNT_IDMAP
 /* 6.3 replaced the user_namespace argument of inode ops by an idmap. */
@@ -28,6 +29,69 @@
 #else
 #define mshare_idmap		user_namespace
 #define MSHARE_NOP_IDMAP	(&init_user_ns)
+#endif
+
+/*
+ * msharefs names pin their dentries, as ramfs does.  7.3 makes the pin
+ * explicit (DCACHE_PERSISTENT): simple_unlink()/simple_rmdir() drop it and
+ * warn without it, the umount drops the remaining ones, and
+ * kill_litter_super() is gone.  Before, the pin was a plain extra
+ * reference, which kill_litter_super() dropped at the umount.
+ */
+#ifdef MSHARE_HAVE_D_MAKE_PERSISTENT
+/* A negative dentry from the VFS (create, mkdir) */
+static inline void mshare_d_pin(struct dentry *dentry, struct inode *inode)
+{
+	d_make_persistent(dentry, inode);
+}
+
+/* A fresh one from d_alloc_name(), whose reference is the caller's */
+static inline void mshare_d_pin_new(struct dentry *dentry,
+				    struct inode *inode)
+{
+	d_make_persistent(dentry, inode);
+	dput(dentry);
+}
+
+#define mshare_kill_sb		kill_anon_super
+#else
+static inline void mshare_d_pin(struct dentry *dentry, struct inode *inode)
+{
+	d_instantiate(dentry, inode);
+	dget(dentry);
+}
+
+/* The reference from d_alloc_name() is the pin. */
+static inline void mshare_d_pin_new(struct dentry *dentry,
+				    struct inode *inode)
+{
+	d_add(dentry, inode);
+}
+
+#define mshare_kill_sb		kill_litter_super
+#endif
+
+/* Inodes die with their last link: renamed in 7.3 */
+#ifdef MSHARE_HAVE_INODE_JUST_DROP
+#define mshare_drop_inode	inode_just_drop
+#else
+#define mshare_drop_inode	generic_delete_inode
+#endif
+
+/* 7.3's ->create() has no "excl" argument */
+#ifdef MSHARE_HAVE_INODE_CREATE_NO_EXCL
+#define MSHARE_CREATE_EXCL_ARG
+#else
+#define MSHARE_CREATE_EXCL_ARG	, bool excl
+#endif
+
+/* ->mkdir() returns a dentry since 6.15: NULL for the one passed in */
+#ifdef MSHARE_HAVE_INODE_MKDIR_DENTRY
+#define MSHARE_MKDIR_RET		struct dentry *
+#define MSHARE_MKDIR_RETURN(err)	ERR_PTR(err)
+#else
+#define MSHARE_MKDIR_RET		int
+#define MSHARE_MKDIR_RETURN(err)	(err)
 #endif
 
 /* 6.6 hid inode timestamps behind accessors; 6.1 still has the fields. */
@@ -55,12 +119,23 @@ static inline void mshare_dir_touch(struct inode *dir)
 
 /*
  * A kprobe's address skips the function's ENDBR (or the poison of a sealed
- * one) on IBT kernels (6.12); the function starts 4 bytes earlier.
+ * one) on IBT kernels (6.12, 7.3); the function starts 4 bytes earlier.
+ * 7.3's is_endbr() reads through a pointer and is not exported; the inline
+ * test of the instruction word is then __is_endbr().
  */
+static inline bool mshare_is_endbr(u32 insn)
+{
+#ifdef MSHARE_HAVE_IS_ENDBR_RAW
+	return __is_endbr(insn);
+#else
+	return is_endbr(insn);
+#endif
+}
+
 static inline unsigned long mshare_kprobe_to_sym(unsigned long addr)
 {
 #ifdef CONFIG_X86_KERNEL_IBT
-	if (addr && is_endbr(*(u32 *)(addr - ENDBR_INSN_SIZE)))
+	if (addr && mshare_is_endbr(*(u32 *)(addr - ENDBR_INSN_SIZE)))
 		addr -= ENDBR_INSN_SIZE;
 #endif
 	return addr;
@@ -108,16 +183,50 @@ static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
 #error "per-VMA locks, but the fault_flag_vma_lock probe failed (see probes/)"
 #endif
 
-/* A free range of the current process, without any file's placement rules. */
+/*
+ * A free range of the current process, without any file's placement rules.
+ * 7.x's mm_get_unmapped_area() works on current->mm without being told.
+ */
 static inline unsigned long mshare_free_area(unsigned long addr,
 					     unsigned long len)
 {
-#ifdef MSHARE_HAVE_MM_GET_UNMAPPED_AREA
+#if defined(MSHARE_HAVE_MM_GET_UNMAPPED_AREA_FILE)
+	return mm_get_unmapped_area(NULL, addr, len, 0, 0);
+#elif defined(MSHARE_HAVE_MM_GET_UNMAPPED_AREA)
 	return mm_get_unmapped_area(current->mm, NULL, addr, len, 0, 0);
 #else
 	return get_unmapped_area(NULL, addr, len, 0, 0);
 #endif
 }
+
+/* mm->flags (MMF_*): an opaque bitmap behind accessors in 7.3 */
+static inline bool mshare_mm_flag_test(int flag, const struct mm_struct *mm)
+{
+#ifdef MSHARE_HAVE_MM_FLAGS_ACCESSORS
+	return mm_flags_test(flag, mm);
+#else
+	return test_bit(flag, &mm->flags);
+#endif
+}
+
+static inline void mshare_mm_flag_set(int flag, struct mm_struct *mm)
+{
+#ifdef MSHARE_HAVE_MM_FLAGS_ACCESSORS
+	mm_flags_set(flag, mm);
+#else
+	set_bit(flag, &mm->flags);
+#endif
+}
+
+/*
+ * The flag that keeps THP (khugepaged included) out of an mm; 7.3 split
+ * MMF_DISABLE_THP into this and MMF_DISABLE_THP_EXCEPT_ADVISED.
+ */
+#ifdef MSHARE_HAVE_MMF_DISABLE_THP_COMPLETELY
+#define MSHARE_MMF_NO_THP	MMF_DISABLE_THP_COMPLETELY
+#else
+#define MSHARE_MMF_NO_THP	MMF_DISABLE_THP
+#endif
 
 /*
  * A fresh mm from mm_alloc() has no mmap layout (that is set at exec); give
@@ -127,8 +236,8 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
 					   const struct mm_struct *from)
 {
 #ifdef MSHARE_HAVE_MMF_TOPDOWN
-	if (test_bit(MMF_TOPDOWN, &from->flags))
-		set_bit(MMF_TOPDOWN, &to->flags);
+	if (mshare_mm_flag_test(MMF_TOPDOWN, from))
+		mshare_mm_flag_set(MMF_TOPDOWN, to);
 #else
 	to->get_unmapped_area = from->get_unmapped_area;
 #endif
@@ -144,6 +253,18 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
  */
 #define MSHARE_GUP_FAST_FNS	{ "gup_fast_fallback", \
 				  "internal_get_user_pages_fast" }
+
+/*
+ * hugetlb_file_setup() (ksym.c gate) takes its accounting flags as a
+ * vma_flags_t bitmap in 7.3: the gate stub has the kernel's prototype.
+ */
+#ifdef MSHARE_HAVE_HUGETLB_SETUP_VMA_FLAGS
+typedef vma_flags_t mshare_hugetlb_acct_t;
+#define MSHARE_HUGETLB_NORESERVE	mk_vma_flags(VMA_NORESERVE_BIT)
+#else
+typedef vm_flags_t mshare_hugetlb_acct_t;
+#define MSHARE_HUGETLB_NORESERVE	VM_NORESERVE
+#endif
 
 /* vm_ops->get_policy() gained an interleave-index argument in 6.7. */
 #ifdef MSHARE_HAVE_GET_POLICY_ILX
@@ -214,6 +335,53 @@ static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
 #else
 #define MSHARE_RETRACT_FREES_AT_ONCE	true
 #endif
+
+/*
+ * Flush this CPU's TLB of everything, every PCID and global pages
+ * included, as __flush_tlb_all() does.  7.3 exports that to kvm only
+ * (Kbuild's export probe reads Module.symvers); its body is then spelled
+ * out here with the paravirt operations it consists of, which modules may
+ * call (pv_ops is exported).  Without CONFIG_PARAVIRT these would be
+ * direct calls to unexported native functions.
+ */
+#ifdef MSHARE_HAVE_EXPORT___FLUSH_TLB_ALL
+static inline void mshare_flush_tlb_all(void)
+{
+	__flush_tlb_all();
+}
+#else
+#ifndef CONFIG_PARAVIRT
+#error "__flush_tlb_all() is not exported to modules and there is no CONFIG_PARAVIRT"
+#endif
+static inline void mshare_flush_tlb_all(void)
+{
+	VM_WARN_ON_ONCE(preemptible());
+	if (cpu_feature_enabled(X86_FEATURE_PGE))
+		__flush_tlb_global();	/* INVPCID all contexts or CR4.PGE */
+	else
+		__flush_tlb_local();	/* !PGE: no PCID, a CR3 write is total */
+}
+#endif
+
+/*
+ * AMD broadcast TLB invalidation (INVLPGB, CONFIG_BROADCAST_TLB_FLUSH, in
+ * 7.3): an mm busy on several CPUs may get a global ASID, which the kernel
+ * keeps coherent by INVLPGB broadcasts alone.  A CPU switching to such an
+ * mm does not compare TLB generations (its entries are "always up to
+ * date"), and CPUs leave mm_cpumask() without a flush when a flush IPI
+ * finds them running another mm.  So a CPU outside an attacher's cpumask
+ * may hold its translations and would use them, stale, when it switches
+ * back; bumping tlb_gen does not reach it.  Where the kernel may hand out
+ * global ASIDs, tlb.c flushes every online CPU instead.
+ */
+static inline bool mshare_tlb_flush_all_cpus(void)
+{
+#ifdef CONFIG_BROADCAST_TLB_FLUSH
+	return cpu_feature_enabled(X86_FEATURE_INVLPGB);
+#else
+	return false;
+#endif
+}
 
 /* A tmpfs (memfd's internal mount included) whose huge= is not "never" */
 static inline bool mshare_tmpfs_huge(struct super_block *sb)

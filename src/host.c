@@ -484,7 +484,7 @@ int mshare_host_create(struct mshare_region *region)
 	/* Every host VMA is marked: see mshare_pmd_shareable(). */
 	host->def_flags |= VM_WIPEONFORK;
 	if (MSHARE_RETRACT_FREES_AT_ONCE)
-		set_bit(MMF_DISABLE_THP, &host->flags);
+		mshare_mm_flag_set(MSHARE_MMF_NO_THP, host);
 	region->owner = get_task_struct(current->group_leader);
 	mshare_set_mm_owner(host, region->owner);
 
@@ -684,7 +684,7 @@ long mshare_host_create_mapping(struct mshare_region *region,
 
 			file = mshare_hugetlb_file_setup("anon_hugepage",
 							 req->size,
-							 VM_NORESERVE,
+							 MSHARE_HUGETLB_NORESERVE,
 							 HUGETLB_ANONHUGE_INODE,
 							 log);
 			if (IS_ERR(file))

@@ -81,8 +81,8 @@ __attribute__((noipa)) struct mm_struct *mshare_mm_alloc(void)
 
 __attribute__((noipa))
 struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
-				       vm_flags_t acct, int creat_flags,
-				       int page_size_log)
+				       mshare_hugetlb_acct_t acct,
+				       int creat_flags, int page_size_log)
 {
 	WARN_ONCE(1, "mshare: hugetlb_file_setup gate not armed\n");
 	return ERR_PTR(-EOPNOTSUPP);

@@ -207,8 +207,8 @@ void mshare_mn_end(struct mmu_notifier_range *range, bool only_end);
 void mshare_mn_tlb(struct mm_struct *mm, unsigned long start,
 		   unsigned long end);
 struct file *mshare_hugetlb_file_setup(const char *name, size_t size,
-				       vm_flags_t acct, int creat_flags,
-				       int page_size_log);
+				       mshare_hugetlb_acct_t acct,
+				       int creat_flags, int page_size_log);
 
 /* msharefs.c */
 int msharefs_init(void);

@@ -71,27 +71,28 @@ static int msharefs_mknod(struct mshare_idmap *idmap, struct inode *dir,
 	/* Pin the dentry, as ramfs does: the name is the only thing keeping
 	 * the inode alive.  unlink/rmdir or the umount drop the pin.
 	 */
-	d_instantiate(dentry, inode);
-	dget(dentry);
+	mshare_d_pin(dentry, inode);
 	mshare_dir_touch(dir);
 	return 0;
 }
 
 static int msharefs_create(struct mshare_idmap *idmap, struct inode *dir,
-			   struct dentry *dentry, umode_t mode, bool excl)
+			   struct dentry *dentry, umode_t mode
+			   MSHARE_CREATE_EXCL_ARG)
 {
 	return msharefs_mknod(idmap, dir, dentry, (mode & ~S_IFMT) | S_IFREG);
 }
 
-static int msharefs_mkdir(struct mshare_idmap *idmap, struct inode *dir,
-			  struct dentry *dentry, umode_t mode)
+static MSHARE_MKDIR_RET msharefs_mkdir(struct mshare_idmap *idmap,
+				       struct inode *dir,
+				       struct dentry *dentry, umode_t mode)
 {
 	int err;
 
 	err = msharefs_mknod(idmap, dir, dentry, (mode & ~S_IFMT) | S_IFDIR);
 	if (!err)
 		inc_nlink(dir);		/* for the new ".." */
-	return err;
+	return MSHARE_MKDIR_RETURN(err);
 }
 
 /*
@@ -144,8 +145,8 @@ static int msharefs_create_info(struct dentry *root)
 	inode->i_flags |= S_IMMUTABLE;
 	inode->i_size = scnprintf(text, sizeof(text), "%llu\n",
 				  (u64)MSHARE_ALIGN);
-	/* The reference from d_alloc_name() pins it until the umount. */
-	d_add(dentry, inode);
+	/* Pinned until the umount. */
+	mshare_d_pin_new(dentry, inode);
 	return 0;
 }
 
@@ -161,7 +162,7 @@ static void msharefs_evict_inode(struct inode *inode)
 
 static const struct super_operations msharefs_sops = {
 	.statfs		= simple_statfs,
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= mshare_drop_inode,
 	.evict_inode	= msharefs_evict_inode,
 };
 
@@ -204,7 +205,7 @@ static struct file_system_type msharefs_type = {
 	.owner			= THIS_MODULE,
 	.name			= "msharefs",
 	.init_fs_context	= msharefs_init_fs_context,
-	.kill_sb		= kill_litter_super,
+	.kill_sb		= mshare_kill_sb,
 };
 MODULE_ALIAS_FS("msharefs");
 

@@ -8,7 +8,10 @@
  * bump its TLB generation, so CPUs that switch to it later flush first, and
  * IPI the CPUs in its cpumask (lazy ones included, since page tables may be
  * about to be freed) to flush everything.  flush_tlb_mm_range() is not
- * available to modules; __flush_tlb_all() and on_each_cpu_mask() are.
+ * available to modules; a full local flush (compat.h) and on_each_cpu_mask()
+ * are.  Where the CPU has AMD's INVLPGB, every online CPU is flushed
+ * instead (compat.h: mshare_tlb_flush_all_cpus()): global ASIDs escape
+ * both the cpumask and the TLB generation.
  * The IPIs wait, so when a flush returns no CPU can still use a stale
  * translation or be inside a GUP-fast walk of a table about to be freed.
  */
@@ -20,14 +23,18 @@
 
 static void mshare_flush_local(void *unused)
 {
-	__flush_tlb_all();
+	mshare_flush_tlb_all();
 }
 
 /* Make every CPU forget the translations of mm. */
 void mshare_flush_mm(struct mm_struct *mm)
 {
 	atomic64_inc_return(&mm->context.tlb_gen);
-	on_each_cpu_mask(mm_cpumask(mm), mshare_flush_local, NULL, true);
+	if (mshare_tlb_flush_all_cpus())
+		on_each_cpu(mshare_flush_local, NULL, true);
+	else
+		on_each_cpu_mask(mm_cpumask(mm), mshare_flush_local, NULL,
+				 true);
 }
 
 /*
@@ -71,7 +78,9 @@ void mshare_flush_attachers(struct mshare_region *region,
 		if (mshare_host_to_attach(att, start, end, &as, &ae))
 			mshare_mn_tlb(att->mm, as, ae);
 	}
-	if (!cpumask_empty(region->flush_mask))
+	if (mshare_tlb_flush_all_cpus())
+		on_each_cpu(mshare_flush_local, NULL, true);
+	else if (!cpumask_empty(region->flush_mask))
 		on_each_cpu_mask(region->flush_mask, mshare_flush_local, NULL,
 				 true);
 	spin_unlock(&region->attach_lock);
