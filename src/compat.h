@@ -184,6 +184,23 @@ static inline bool mshare_fault_drop_vma_lock(struct vm_area_struct *vma,
 #endif
 
 /*
+ * Write-lock a VMA (the mmap lock held for writing): waits for the tasks
+ * inside it under its per-VMA read lock alone, and sends later ones to
+ * the mmap lock, until that is released.  No per-VMA locks (6.1): the mmap
+ * lock already excludes every walker.
+ */
+static inline void mshare_vma_write_lock(struct vm_area_struct *vma)
+{
+#ifdef MSHARE_HAVE_VMA_START_WRITE
+	vma_start_write(vma);
+#endif
+}
+
+#if defined(CONFIG_PER_VMA_LOCK) && !defined(MSHARE_HAVE_VMA_START_WRITE)
+#error "per-VMA locks, but the vma_start_write probe failed (see probes/)"
+#endif
+
+/*
  * A free range of the current process, without any file's placement rules.
  * 7.x's mm_get_unmapped_area() works on current->mm without being told.
  */

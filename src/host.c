@@ -526,14 +526,36 @@ void mshare_host_destroy(struct mshare_region *region)
 }
 
 /*
+ * Walkers that hold no mmap lock, only an attachment VMA's read lock
+ * (7.3: MADV_DONTNEED/MADV_FREE zaps, /proc/PID/smaps and numa_maps walks,
+ * besides the fault path, which fault.c bounces): write-lock each of mm's
+ * VMAs of this region.  That waits for those inside and, until the mmap
+ * write lock is dropped, sends later ones to the mmap lock.  mmap_lock of
+ * mm held for writing.
+ */
+static void mshare_host_lock_vmas(struct mshare_region *region,
+				  struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+
+	VMA_ITERATOR(vmi, mm, 0);
+
+	for_each_vma(vmi, vma)
+		if (vma->vm_ops == &mshare_vm_ops &&
+		    mshare_inode_region(file_inode(vma->vm_file)) == region)
+			mshare_vma_write_lock(vma);
+}
+
+/*
  * Before changing the host: forbid new links, then, for each attacher mm in
- * turn, take its mmap_lock for writing and only then cut its links and
- * flush its TLB.  Slow GUP and page-table walkers hold that lock for
- * reading and read an upper-level entry more than once (follow_p4d_mask
- * checks the P4D entry, pud_offset() reads it again), so an entry must never
- * be cleared under them; GUP-fast runs with interrupts off and is fenced by
- * the flush's IPIs.  Afterwards no attacher can reach a host table and
- * attachers relink on their next fault.
+ * turn, take its mmap_lock for writing (and write-lock its VMAs of the
+ * region) and only then cut its links and flush its TLB.  Slow GUP and
+ * page-table walkers hold one of those locks for reading and read an
+ * upper-level entry more than once (follow_p4d_mask checks the P4D entry,
+ * pud_offset() reads it again), so an entry must never be cleared under
+ * them; GUP-fast runs with interrupts off and is fenced by the flush's
+ * IPIs.  Afterwards no attacher can reach a host table and attachers
+ * relink on their next fault.
  * Called by the region's one running change; may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region)
@@ -563,6 +585,7 @@ static int mshare_host_change_begin(struct mshare_region *region)
 
 	while (i--) {
 		mmap_write_lock(mms[i]);
+		mshare_host_lock_vmas(region, mms[i]);
 		spin_lock(&region->attach_lock);
 		list_for_each_entry(att, &region->attachments, node)
 			if (att->mm == mms[i])
