@@ -25,7 +25,7 @@
  *   8. cross-CPU: a reader on CPU 1 sees objects replaced on CPU 0
  *   9. read-only attach: no write path into an O_RDONLY attachment
  *  10. process-shared futexes (mutex and condition variable) in a region
- *  11. leaks: PageTables (but for this process's own) and Shmem back to
+ *  11. leaks: page tables (but for this process's own) and Shmem back to
  *      their start values, to the page
  *
  * Everything the program creates is named "s_<pid>_..." (regions in DIR,
@@ -49,6 +49,7 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -522,6 +523,136 @@ static long meminfo_settle(const char *key, long lo, long hi)
 		if (v >= 0 && v >= lo && v <= hi)
 			break;
 		sleep_ms(100);
+	}
+	return v;
+}
+
+/*
+ * Page tables are counted in a memory cgroup of this program's own when
+ * there is one: its memory.stat "pagetables" holds the user page tables
+ * charged to it (its processes', and the host mms' of the regions they
+ * make, which are charged to their callers).  /proc/meminfo's PageTables
+ * also holds the kernel's own page tables on newer kernels (7.3 counts
+ * its vmalloc page tables there, which grow for good with vmalloc space,
+ * e.g. with the kernel stacks of many children): not a leak, and no page
+ * table of an attacher.  Without cgroup2's memory controller: PageTables.
+ */
+#define CG		"/sys/fs/cgroup"
+#define CG_SHARE	CG "/mshare_share"
+
+static int pt_in_memcg;
+
+/*
+ * Move into the cgroup, then execute this program again, so that every
+ * page table of this process too is charged to the cgroup (those made
+ * before the move stay charged where they were).
+ */
+static void pt_setup(char **argv)
+{
+	char pid[32];
+
+	if (getenv("mshare_share_memcg")) {
+		pt_in_memcg = access(CG_SHARE "/memory.stat", F_OK) == 0;
+		diag("page tables are counted in %s",
+		     pt_in_memcg ? CG_SHARE "/memory.stat" : "/proc/meminfo");
+		return;
+	}
+	if (access(CG "/cgroup.controllers", F_OK) &&
+	    ((mkdir(CG, 0755) && errno != EEXIST) ||
+	     mount("cgroup2", CG, "cgroup2", 0, NULL)))
+		goto no;
+	if ((mkdir(CG_SHARE, 0755) && errno != EEXIST) ||
+	    write_file(CG "/cgroup.subtree_control", "+memory") ||
+	    access(CG_SHARE "/memory.stat", F_OK))
+		goto no;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write_file(CG_SHARE "/cgroup.procs", pid))
+		goto no;
+	setenv("mshare_share_memcg", "1", 1);
+	fflush(stdout);
+	execv("/proc/self/exe", argv);
+	diag("re-executing in " CG_SHARE ": %s", errname(errno));
+	write_file(CG "/cgroup.procs", pid);
+no:
+	diag("page tables are counted in /proc/meminfo (no memory cgroup: %s)",
+	     errname(errno));
+}
+
+static void pt_cleanup(void)
+{
+	char pid[32];
+
+	if (!pt_in_memcg)
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write_file(CG "/cgroup.procs", pid) || rmdir(CG_SHARE))
+		diag("cleanup of " CG_SHARE ": %s", errname(errno));
+}
+
+/* The "pagetables" line of our cgroup's memory.stat, in kB; -1 if none */
+static long memcg_pagetables(void)
+{
+	static char buf[16384];
+	char *p;
+
+	if (read_file(CG_SHARE "/memory.stat", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "\npagetables ");
+	if (!p && !strncmp(buf, "pagetables ", 11))
+		p = buf - 1;
+	return p ? strtol(p + 12, NULL, 10) / 1024 : -1;
+}
+
+/*
+ * An exited process's mm (its top-level page table) lives on as the lazy
+ * mm of the last CPU that ran it, until that CPU runs another process; so
+ * does a host mm after a change thread used it.  Kernels that count the
+ * top-level table (7.3) show one page per such mm.  Run on every CPU in
+ * turn, so that the last process each CPU ran is this one.
+ */
+static void pt_visit_cpus(void)
+{
+	cpu_set_t all, one;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (!sched_setaffinity(0, sizeof(one), &one))
+			sched_yield();
+	}
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
+/*
+ * Page tables now, in kB.  A cgroup's statistics are exact only after
+ * the kernel's periodic flush, every 2 s: wait for one.
+ */
+static long pt_now(void)
+{
+	pt_visit_cpus();
+	if (!pt_in_memcg)
+		return meminfo_now("PageTables:");
+	sleep_ms(2500);
+	return memcg_pagetables();
+}
+
+/* Wait up to 8 s for the page tables to be at most hi kB; the last value */
+static long pt_settle(long hi)
+{
+	long v = -1;
+	int i;
+
+	if (!pt_in_memcg)
+		return meminfo_settle("PageTables:", 0, hi);
+	for (i = 0; i < 4; i++) {
+		v = pt_now();
+		if (v >= 0 && v <= hi)
+			break;
 	}
 	return v;
 }
@@ -1698,7 +1829,7 @@ struct econ_rep {
 };
 
 struct econ_res {
-	long pt_before;		/* PageTables kB before the fork */
+	long pt_before;		/* page tables (kB) before the fork */
 	long pt_with;		/* with all children alive and ready */
 	int started;		/* children forked */
 	int reported;		/* ready reports received */
@@ -1753,7 +1884,7 @@ static void econ_round(enum econ_mode mode, int fd, struct econ_res *res)
 	memset(res, 0, sizeof(*res));
 	if (make_pipe(go) || make_pipe(rp))
 		goto out;
-	res->pt_before = meminfo_now("PageTables:");
+	res->pt_before = pt_now();
 	for (i = 0; i < NECON; i++) {
 		pid_t pid = spawn();
 
@@ -1790,7 +1921,7 @@ static void econ_round(enum econ_mode mode, int fd, struct econ_res *res)
 		got += (size_t)k;
 	}
 	res->reported = (int)(got / sizeof(reps[0]));
-	res->pt_with = meminfo_now("PageTables:");
+	res->pt_with = pt_now();
 	if (res->reported < n)
 		diag("economy: only %d of %d children reported", res->reported,
 		     n);
@@ -1842,7 +1973,7 @@ static void test_economy(void)
 
 	/* Baseline: 100 children that map nothing */
 	econ_round(ECON_IDLE, -1, &base);
-	diag("economy: baseline: 100 idle children: PageTables %ld kB -> %ld kB, +%ld kB (%.2f kB per idle process)",
+	diag("economy: baseline: 100 idle children: page tables %ld kB -> %ld kB, +%ld kB (%.2f kB per idle process)",
 	     base.pt_before, base.pt_with, base.pt_with - base.pt_before,
 	     (double)(base.pt_with - base.pt_before) / NECON);
 	check(base.started == NECON && base.reported == NECON &&
@@ -1850,7 +1981,7 @@ static void test_economy(void)
 	      "economy: 100 idle baseline children ran");
 
 	/* mshare: 100 children attach a populated 64 MiB object */
-	pt_noregion = meminfo_now("PageTables:");
+	pt_noregion = pt_now();
 	fd = region_open("economy", REGION_A, path);
 	if (fd < 0 || setup_anon(fd, 0, ECON_SIZE, 1)) {
 		check(0, "economy: region with a populated 64 MiB object");
@@ -1860,7 +1991,7 @@ static void test_economy(void)
 	ms_pp = per_proc(&ms, &base);
 	diag("economy: the region's own page tables (64 MiB populated, counted once): %ld kB",
 	     ms.pt_before - pt_noregion);
-	diag("economy: mshare: 100 attachers: PageTables %ld kB -> %ld kB, +%ld kB; minus the idle baseline: %.2f kB per process",
+	diag("economy: mshare: 100 attachers: page tables %ld kB -> %ld kB, +%ld kB; minus the idle baseline: %.2f kB per process",
 	     ms.pt_before, ms.pt_with, ms.pt_with - ms.pt_before, ms_pp);
 	diag("economy: mshare: minor faults to touch 64 MiB (16384 pages) per process: min %lld, avg %.1f, max %lld",
 	     (long long)ms.fmin, ms.ok ? (double)ms.fsum / ms.ok : 0.0,
@@ -1899,7 +2030,7 @@ plain:
 	free(buf);
 	econ_round(ECON_PLAIN, mfd, &pl);
 	pl_pp = per_proc(&pl, &base);
-	diag("economy: plain memfd MAP_SHARED 64 MiB: 100 processes: PageTables %ld kB -> %ld kB, +%ld kB; minus the idle baseline: %.2f kB per process",
+	diag("economy: plain memfd MAP_SHARED 64 MiB: 100 processes: page tables %ld kB -> %ld kB, +%ld kB; minus the idle baseline: %.2f kB per process",
 	     pl.pt_before, pl.pt_with, pl.pt_with - pl.pt_before, pl_pp);
 	diag("economy: plain: minor faults to touch 64 MiB (16384 pages) per process: min %lld, avg %.1f, max %lld",
 	     (long long)pl.fmin, pl.ok ? (double)pl.fsum / pl.ok : 0.0,
@@ -2572,9 +2703,9 @@ static void test_leaks(long pt0, long sh0, long own0)
 	 * it was, to the page.
 	 */
 	own = status_kb("VmPTE:") - own0;
-	pt = meminfo_settle("PageTables:", 0, pt0 + own);
+	pt = pt_settle(pt0 + own);
 	sh = meminfo_settle("Shmem:", 0, sh0);
-	diag("leaks: PageTables %ld kB at the start, %ld kB at the end (%+ld kB, %+ld kB of it this process's own)",
+	diag("leaks: page tables %ld kB at the start, %ld kB at the end (%+ld kB, %+ld kB of it this process's own)",
 	     pt0, pt, pt - pt0, own);
 	diag("leaks: Shmem %ld kB at the start, %ld kB at the end (%+ld kB)",
 	     sh0, sh, sh - sh0);
@@ -2583,7 +2714,7 @@ static void test_leaks(long pt0, long sh0, long own0)
 		return;
 	}
 	check(pt0 >= 0 && pt >= 0 && pt - pt0 - own <= 0,
-	      "leaks: PageTables is back at its start value but for this process's own growth (%+ld kB)",
+	      "leaks: page tables are back at their start value but for this process's own growth (%+ld kB)",
 	      pt - pt0 - own);
 	check(sh0 >= 0 && sh >= 0 && sh <= sh0,
 	      "leaks: Shmem is back at its start value (%+ld kB)",
@@ -2605,6 +2736,8 @@ int main(int argc, char **argv)
 	if (argc == 2)
 		mnt = argv[1];
 	snprintf(prefix, sizeof(prefix), "s_%d_", (int)getpid());
+	if (geteuid() == 0)
+		pt_setup(argv);	/* may execute this program again */
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
@@ -2628,11 +2761,11 @@ int main(int argc, char **argv)
 	     mnt, prefix, limit);
 	if (geteuid() != 0)
 		diag("warning: not running as root, many checks will fail");
-	pt0 = meminfo_now("PageTables:");
+	pt0 = pt_now();
 	sh0 = meminfo_now("Shmem:");
 	own0 = status_kb("VmPTE:");
 	under_load = getenv("mshare_load") != NULL;
-	diag("start: PageTables %ld kB, Shmem %ld kB", pt0, sh0);
+	diag("start: page tables %ld kB, Shmem %ld kB", pt0, sh0);
 
 	run_group(test_basic, "basic", aff);
 	run_group(test_objects, "objects", aff);
@@ -2648,6 +2781,7 @@ int main(int argc, char **argv)
 	reap_all();
 	restore_huge();
 	test_leaks(pt0, sh0, own0);
+	pt_cleanup();
 
 	alarm(0);
 	return tap_done();
