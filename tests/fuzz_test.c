@@ -818,21 +818,55 @@ static void die_with_parent(pid_t parent)
 		_exit(0);
 }
 
+/* Does the attachment carry VM_DONTCOPY ("dc" in smaps' VmFlags)? */
+static int att_dontcopy(void)
+{
+	char line[512], start[32];
+	int in = 0, dc = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		fail("/proc/self/smaps: %s", errname(errno));
+	snprintf(start, sizeof(start), "%lx-", (unsigned long)(uintptr_t)att);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, start, strlen(start)))
+			in = 1;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			dc = strstr(line, " dc") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return dc;
+}
+
 static void op_fork(int s, int kill_it)
 {
 	pid_t pid, parent;
-	int st;
+	int st, gone = 0;
 
 	logop("%s slot %d", kill_it ? "fork, SIGKILL the reader" : "fork, child checks", s);
-	/* an earlier MADV_DONTFORK over the attachment may still hold */
-	if (madvise(att, REGION_ALIGN, MADV_DOFORK))
-		fail("MADV_DOFORK: %s", errname(errno));
+	/*
+	 * An earlier MADV_DONTFORK over the attachment may still hold.  7.3
+	 * refuses MADV_DOFORK on VM_SPECIAL mappings (an attachment is
+	 * VM_DONTEXPAND), so there it cannot be undone: the child must then
+	 * not have the attachment at all.
+	 */
+	if (madvise(att, REGION_ALIGN, MADV_DOFORK)) {
+		if (errno != EINVAL)
+			fail("MADV_DOFORK: %s", errname(errno));
+		gone = att_dontcopy();
+	}
 	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		fail("fork: %s", errname(errno));
 	if (pid == 0) {
+		unsigned char v;
+
 		die_with_parent(parent);
+		if (gone)	/* ENOMEM: nothing mapped there */
+			_exit(mincore(att, PG, &v) && errno == ENOMEM ? 0 : 1);
 		if (kill_it)
 			for (;;)
 				check_slot(att, s, "killed child");
