@@ -80,9 +80,11 @@ static inline void mshare_d_pin_new(struct dentry *dentry,
 
 /* 7.3's ->create() has no "excl" argument */
 #ifdef MSHARE_HAVE_INODE_CREATE_NO_EXCL
-#define MSHARE_CREATE_EXCL_ARG
+#define MSHARE_CREATE_ARGS	struct mshare_idmap *idmap, struct inode *dir, \
+				struct dentry *dentry, umode_t mode
 #else
-#define MSHARE_CREATE_EXCL_ARG	, bool excl
+#define MSHARE_CREATE_ARGS	struct mshare_idmap *idmap, struct inode *dir, \
+				struct dentry *dentry, umode_t mode, bool excl
 #endif
 
 /* ->mkdir() returns a dentry since 6.15: NULL for the one passed in */
@@ -276,10 +278,10 @@ static inline void mshare_copy_mmap_layout(struct mm_struct *to,
  * vma_flags_t bitmap in 7.3: the gate stub has the kernel's prototype.
  */
 #ifdef MSHARE_HAVE_HUGETLB_SETUP_VMA_FLAGS
-typedef vma_flags_t mshare_hugetlb_acct_t;
+#define mshare_hugetlb_acct_t		vma_flags_t
 #define MSHARE_HUGETLB_NORESERVE	mk_vma_flags(VMA_NORESERVE_BIT)
 #else
-typedef vm_flags_t mshare_hugetlb_acct_t;
+#define mshare_hugetlb_acct_t		vm_flags_t
 #define MSHARE_HUGETLB_NORESERVE	VM_NORESERVE
 #endif
 

@@ -76,9 +76,7 @@ static int msharefs_mknod(struct mshare_idmap *idmap, struct inode *dir,
 	return 0;
 }
 
-static int msharefs_create(struct mshare_idmap *idmap, struct inode *dir,
-			   struct dentry *dentry, umode_t mode
-			   MSHARE_CREATE_EXCL_ARG)
+static int msharefs_create(MSHARE_CREATE_ARGS)
 {
 	return msharefs_mknod(idmap, dir, dentry, (mode & ~S_IFMT) | S_IFREG);
 }
