@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The one place where the differences between the supported kernels
- * (Debian 6.1 LTS and 6.12 LTS) are spelled out.  Everything else in the
- * module is written against the names defined here.
+ * (Debian 6.1 LTS, 6.12 LTS and trixie-backports' 7.3) are spelled out.
+ * Everything else in the module is written against the names defined here.
  *
  * Differences are decided by feature probes, never by version numbers
  * (Debian's stable kernels carry backported mm changes under an old
