@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test matrix: DKMS-install the working tree for the newest 6.1 and
-# 6.12 kernels of this machine and the newest 6.12 of the trixie build root,
-# build a guest for each, and boot each of this machine's kernels with
-# 5-level paging (the default under -cpu max), with no5lvl, and with no5lvl
-# pti=on; the trixie kernel once, with no5lvl (MSHARE_ROOT_BOOTS): the
-# paging modes are properties of the 6.12 line, which bookworm-backports'
-# 6.12 boots cover; trixie adds gcc-14, its newer stable patches and its
-# build root, which one boot checks, for about 10 more minutes.
+# 6.12 kernels of this machine and the newest 6.12 and 7.3 of the trixie
+# build root, build a guest for each, and boot each of this machine's
+# kernels with 5-level paging (the default under -cpu max), with no5lvl, and
+# with no5lvl pti=on.  The trixie 6.12 once, with no5lvl (MSHARE_ROOT_BOOTS):
+# the paging modes are properties of the 6.12 line, which bookworm-
+# backports' 6.12 boots cover; trixie adds gcc-14, its newer stable patches
+# and its build root, which one boot checks, for about 10 more minutes.
+# 7.3 (trixie-backports) is a line of its own, so it gets two boots
+# (MSHARE_NEW_BOOTS): 5-level paging, and 4-level with PTI; about 15 more
+# minutes.
 # Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
 #
 # The first boot of each kernel also runs the 60 s stress group and the
@@ -22,7 +25,8 @@
 # for MSHARE_FUZZ seconds (default 60; MSHARE_FUZZ_SEED replays a seed).
 #
 # Environment: MSHARE_KERNELS (space-separated kernel releases, default: the
-# matrix), MSHARE_BOOTS (names from the table below), MSHARE_GROUPS
+# matrix), MSHARE_BOOTS (names from the table below; MSHARE_ROOT_BOOTS
+# and MSHARE_NEW_BOOTS for trixie's 6.12 and for 7.3), MSHARE_GROUPS
 # (default: every group), MSHARE_CYCLES (overrides both cycle counts),
 # MSHARE_KERNEL_ARGS (added to every boot's command line).
 set -euo pipefail
@@ -35,6 +39,7 @@ declare -A boot_args=(
 )
 boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
 root_boots=${MSHARE_ROOT_BOOTS:-${MSHARE_BOOTS:-no5lvl}}
+new_boots=${MSHARE_NEW_BOOTS:-${MSHARE_BOOTS:-5level no5lvl-pti}}
 groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
 [ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
@@ -49,7 +54,9 @@ if [ -z "${MSHARE_KERNELS:-}" ]; then
 	for s in 6.1 6.12; do
 		[ -n "$(kernels_of "$s")" ] || missing="$missing $s"
 	done
-	[ -n "$(root_kernels_of 6.12)" ] || missing="$missing trixie-6.12"
+	for s in $root_series; do
+		[ -n "$(root_kernels_of "$s")" ] || missing="$missing trixie-$s"
+	done
 fi
 
 # DKMS refuses a kernel outside the supported lines (dkms.conf
@@ -83,7 +90,10 @@ run() {
 		cycles=${MSHARE_CYCLES:-1000}
 		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load,pg}
 		kb=$boots
-		[ -z "$(kroot "$k")" ] || kb=$root_boots
+		case "$k" in
+		7.*)	kb=$new_boots ;;
+		*)	[ -z "$(kroot "$k")" ] || kb=$root_boots ;;
+		esac
 		for b in $kb; do
 			[ -n "${boot_args[$b]+set}" ] || die "unknown boot $b"
 			echo "# boot $k $b"

@@ -106,14 +106,21 @@ root_kernels_of() {
 	done | sort -V
 }
 
+# The kernel series of the trixie build root that the matrix covers:
+# Debian 13's own 6.12 and trixie-backports' 7.3 (the lines dkms.conf
+# accepts besides 6.1).
+root_series="6.12 7.3"
+
 # The kernels the test matrix covers: the newest 6.1 (bookworm) and 6.12
-# (bookworm-backports) of this machine, and the newest 6.12 of the trixie
-# build root (Debian 13's kernel, built with its gcc-14).
+# (bookworm-backports) of this machine, and the newest 6.12 and 7.3 of the
+# trixie build root (built with its gcc-14).
 matrix_kernels() {
-	local k
+	local k s
 	host_kernels
-	k=$(root_kernels_of 6.12 | tail -n 1)
-	[ -n "$k" ] && echo "$k"
+	for s in $root_series; do
+		k=$(root_kernels_of "$s" | tail -n 1)
+		[ -n "$k" ] && echo "$k"
+	done
 	return 0
 }
 
