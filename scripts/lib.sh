@@ -96,10 +96,12 @@ host_kernels() {
 }
 
 # Kernels of a series in the build roots (with image and headers), newest
-# last: root_kernels_of 6.12
+# last: root_kernels_of 6.12.  The generic flavour only: a PREEMPT_RT or
+# cloud kernel of the same version is not what the matrix tests.
 root_kernels_of() {
 	local d r
 	for d in "$roots"/*/lib/modules/"$1".*; do
+		case "$d" in *-rt-amd64 | *-cloud-amd64) continue ;; esac
 		r=${d%/lib/modules/*}
 		[ -f "$d/build/Makefile" ] && [ -f "$r/boot/vmlinuz-${d##*/}" ] &&
 			echo "${d##*/}"
