@@ -402,6 +402,19 @@ static inline bool mshare_tlb_flush_all_cpus(void)
 #endif
 }
 
+/*
+ * Generic page walkers in an attacher (smaps, pagemap, numa_maps, zaps)
+ * descend into the host's tables, where a hugetlb object has PMD leaves.
+ * With THP they read them as transparent huge pages; without it
+ * (PREEMPT_RT flavours) pmd_trans_huge() is false, so __pte_offset_map()
+ * takes the leaf for a bad PMD and clears it under the host: the hugetlb
+ * page stays counted as mapped (seen on 7.3 rt: "bad pmd", "Bad page
+ * cache ... still mapped when deleted").  Not supported.
+ */
+#ifndef CONFIG_TRANSPARENT_HUGEPAGE
+#error "kernels without CONFIG_TRANSPARENT_HUGEPAGE are not supported (see compat.h)"
+#endif
+
 /* A tmpfs (memfd's internal mount included) whose huge= is not "never" */
 static inline bool mshare_tmpfs_huge(struct super_block *sb)
 {
