@@ -403,8 +403,9 @@ static inline bool mshare_tlb_flush_all_cpus(void)
 }
 
 /*
- * Generic page walkers in an attacher (smaps, pagemap, numa_maps, zaps)
- * descend into the host's tables, where a hugetlb object has PMD leaves.
+ * Generic page walkers in an attacher (smaps, pagemap, numa_maps, mincore,
+ * DAMON) descend into the host's tables, where a hugetlb object has PMD
+ * leaves.
  * With THP they read them as transparent huge pages; without it
  * (PREEMPT_RT flavours) pmd_trans_huge() is false, so __pte_offset_map()
  * takes the leaf for a bad PMD and clears it under the host: the hugetlb
@@ -413,6 +414,16 @@ static inline bool mshare_tlb_flush_all_cpus(void)
  */
 #ifndef CONFIG_TRANSPARENT_HUGEPAGE
 #error "kernels without CONFIG_TRANSPARENT_HUGEPAGE are not supported (see compat.h)"
+#endif
+
+/*
+ * make_device_exclusive() runs GUP with FOLL_SPLIT_PMD, which judges the
+ * attacher's VMA (not hugetlb) and would split the host's hugetlb PMD leaf
+ * through the attachment as if it were a THP.  Only nouveau's SVM and the
+ * HMM test driver call it; Debian builds neither.  Refused where built.
+ */
+#if IS_ENABLED(CONFIG_DRM_NOUVEAU_SVM) || IS_ENABLED(CONFIG_TEST_HMM)
+#error "make_device_exclusive() users (DRM_NOUVEAU_SVM, TEST_HMM): not supported"
 #endif
 
 /* A tmpfs (memfd's internal mount included) whose huge= is not "never" */
