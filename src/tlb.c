@@ -26,15 +26,20 @@ static void mshare_flush_local(void *unused)
 	mshare_flush_tlb_all();
 }
 
+/* Flush the CPUs of mask, or every CPU where global ASIDs may exist. */
+static void mshare_flush_cpus(const struct cpumask *mask)
+{
+	if (mshare_tlb_flush_all_cpus())
+		on_each_cpu(mshare_flush_local, NULL, true);
+	else if (!cpumask_empty(mask))
+		on_each_cpu_mask(mask, mshare_flush_local, NULL, true);
+}
+
 /* Make every CPU forget the translations of mm. */
 void mshare_flush_mm(struct mm_struct *mm)
 {
 	atomic64_inc_return(&mm->context.tlb_gen);
-	if (mshare_tlb_flush_all_cpus())
-		on_each_cpu(mshare_flush_local, NULL, true);
-	else
-		on_each_cpu_mask(mm_cpumask(mm), mshare_flush_local, NULL,
-				 true);
+	mshare_flush_cpus(mm_cpumask(mm));
 }
 
 /*
@@ -78,10 +83,6 @@ void mshare_flush_attachers(struct mshare_region *region,
 		if (mshare_host_to_attach(att, start, end, &as, &ae))
 			mshare_mn_tlb(att->mm, as, ae);
 	}
-	if (mshare_tlb_flush_all_cpus())
-		on_each_cpu(mshare_flush_local, NULL, true);
-	else if (!cpumask_empty(region->flush_mask))
-		on_each_cpu_mask(region->flush_mask, mshare_flush_local, NULL,
-				 true);
+	mshare_flush_cpus(region->flush_mask);
 	spin_unlock(&region->attach_lock);
 }

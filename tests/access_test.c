@@ -181,11 +181,22 @@ static int fill(int fd, char a, char b)
 	return 0;
 }
 
+/* Detach p (if attached), close fd and remove the region at path (if any). */
+static void drop_region(char *p, int fd, const char *path)
+{
+	if (p)
+		munmap(p, A);
+	if (fd >= 0)
+		close(fd);
+	if (path[0])
+		unlink(path);
+}
+
 /* -------------------------------------------------- 1. a late mmap */
 
 static void test_mmap(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
 	const char *why = "";
 	char *p = NULL;
 	int fd;
@@ -209,18 +220,14 @@ static void test_mmap(void)
 	      p[HOFF + HPAGE / 2 + 100] == 'd' && p[HOFF] == 'b',
 	      "mmap: the CPU sees what /proc/self/mem wrote, and only that");
 out:
-	if (p)
-		munmap(p, A);
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	drop_region(p, fd, path);
 }
 
 /* -------------------------------------------------- 2. a late fork */
 
 static void test_fork(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
 	long long before;
 	int fd, st, ok;
 	char *p = NULL;
@@ -292,11 +299,7 @@ static void test_fork(void)
 	check(p[0] == 'g' && p[HOFF + 8192] == 'h' && p[4096] == 'i',
 	      "fork: the parent sees the child's writes");
 out:
-	if (p)
-		munmap(p, A);
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	drop_region(p, fd, path);
 }
 
 /* ---------------------------------------- 3. a late read-only attacher */
@@ -333,7 +336,7 @@ static int ro_child(void *arg)
 
 static void test_readonly(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
 	long long before;
 	char *p = NULL;
 	int fd, st;
@@ -354,11 +357,7 @@ static void test_readonly(void)
 	check(p && p[0] == 'k' && p[15] == 'k' && p[HOFF] == 'l',
 	      "read-only: the objects are unchanged");
 out:
-	if (p)
-		munmap(p, A);
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	drop_region(p, fd, path);
 }
 
 /* ------------------------------------------ 4. during host changes */
@@ -386,7 +385,7 @@ static void *churn_fn(void *arg)
 static void test_change(void)
 {
 	struct churn c = { .fd = -1 };
-	char path[PATH_MAX], buf[16];
+	char path[PATH_MAX] = "", buf[16];
 	long reads = 0, fails = 0;
 	int first_err = 0;
 	struct timespec t0, t;
@@ -422,11 +421,7 @@ static void test_change(void)
 		diag("%ld reads failed (first: %s), %ld changes failed", fails,
 		     errname(first_err), c.errors);
 out:
-	if (p)
-		munmap(p, A);
-	if (c.fd >= 0)
-		close(c.fd);
-	unlink(path);
+	drop_region(p, c.fd, path);
 }
 
 /* ------------------------------------------------ 5. /proc/PID/cmdline */
@@ -489,7 +484,7 @@ static int cmdline_of(char *p, size_t len)
 
 static void test_cmdline(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
 	int fd, mfd, plain, att;
 	char *p = NULL, *q = MAP_FAILED;
 
@@ -515,11 +510,7 @@ out:
 		munmap(q, 4096);
 	if (mfd >= 0)
 		close(mfd);
-	if (p)
-		munmap(p, A);
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	drop_region(p, fd, path);
 }
 
 #define DISK	"/mnt/access"
@@ -540,7 +531,7 @@ static int resident(int ffd)
 
 static void test_proctitle(void)
 {
-	char path[PATH_MAX], buf[4096];
+	char path[PATH_MAX] = "", buf[4096];
 	int fd = -1, ffd = -1, n, before = -1, after = -1;
 	char *p = NULL, *below = MAP_FAILED;
 
@@ -576,12 +567,7 @@ static void test_proctitle(void)
 out:
 	if (below != MAP_FAILED)
 		munmap(below, 4096);
-	if (p)
-		munmap(p, A);
-	if (fd >= 0) {
-		close(fd);
-		unlink(path);
-	}
+	drop_region(p, fd, path);
 	if (ffd >= 0)
 		close(ffd);
 	if (system("umount " DISK " && /sbin/modprobe -r brd"))
