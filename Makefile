@@ -15,6 +15,8 @@
 # make demo         install what is missing, then a VM that shows mshare
 # make bench        measure mshare vs plain sharing and hugetlbfs; writes
 #                   docs/benchmarks.md
+# make bench-pg     PostgreSQL plain, hugetlb and mshare side by side;
+#                   writes docs/postgresql.md
 # make test         one kernel, one boot, chosen groups, in seconds
 # make shell        an interactive guest shell with the module installed
 # make lint         checkpatch + sparse
@@ -44,7 +46,7 @@ T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install install-lib uninstall lib setup tests check check-debug fuzz demo bench test shell lint help
+.PHONY: all modules clean install install-lib uninstall lib setup tests check check-debug fuzz demo bench bench-pg test shell lint help
 
 all: modules
 
@@ -146,6 +148,10 @@ demo: setup
 bench: setup
 	$(MAKE) tests
 	scripts/bench.sh
+
+bench-pg: setup
+	$(MAKE) tests
+	scripts/bench-pg.sh
 
 # Quick loop: build the module directly (no DKMS) for one kernel and boot it.
 test: tests

@@ -55,8 +55,9 @@ cp "$build/mncount/$kver/mncount.ko" "$root/tests/"
 # O_DIRECT and file-object tests, and overlayfs for the security group's
 # nesting attack, and zram for the fuzz group's swap, and 9p for the pg
 # group's host userland (tests/pg-guest.sh), and vfat (the access group's
-# stand-in for FUSE), with their dependencies.
-for m in brd ext4 overlay zram 9p 9pnet_virtio virtio_pci vfat \
+# stand-in for FUSE), and virtio_blk (make bench-pg's scratch disk), with
+# their dependencies.
+for m in brd ext4 overlay zram 9p 9pnet_virtio virtio_pci virtio_blk vfat \
 	nls_cp437 nls_ascii nls_utf8; do
 	modprobe -d "${kr:-/}" --show-depends -S "$kver" "$m" |
 		awk '$1 == "insmod" {print $2}'

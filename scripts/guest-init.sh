@@ -83,6 +83,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		/tests/lib_test "$mnt" >&3 2>&1 ;;
 	pg)	# PostgreSQL from the host's userland (over 9p), pool in mshare
 		sh /tests/pg-guest.sh "${mshare_pg:-both}" >&3 2>&1 ;;
+	bench-pg) # make bench-pg (scripts/bench-pg.sh); settings as PGB_*
+		sh /tests/pg-guest.sh bench >&3 2>&1 ;;
 	load)	# share and 30 s of stress while stress-ng loads the guest
 		# with its vm, mmap, madvise, fork and page-fault stressors, as
 		# uid 65534: as root its madvise stressor injects memory

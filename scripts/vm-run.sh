@@ -9,7 +9,8 @@
 #           interactive guest on this terminal.
 # Environment: MSHARE_VM_MEM (default 2G), MSHARE_VM_TIMEOUT (s, default 600),
 # MSHARE_VM_NUMA=1 (two NUMA nodes, one CPU and half the memory each: NUMA
-# balancing and page migration between nodes for the fuzz group).
+# balancing and page migration between nodes for the fuzz group),
+# MSHARE_VM_DISK (a raw image file the guest sees as /dev/vda).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +49,10 @@ case ",$groups," in
 *,pg,*|*,bench-pg,*)
 	qemu+=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap") ;;
 esac
+# MSHARE_VM_DISK=FILE: a scratch disk (raw image; the guest's /dev/vda)
+if [ -n "${MSHARE_VM_DISK:-}" ]; then
+	qemu+=(-drive "file=$MSHARE_VM_DISK,if=virtio,format=raw,cache=unsafe")
+fi
 
 if [ "$groups" = shell ]; then
 	exec "${qemu[@]}" -append "$append" -serial mon:stdio

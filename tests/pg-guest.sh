@@ -4,8 +4,17 @@
 # virtio-9p (vm-run.sh adds the device for the pg groups); a tmpfs overlay
 # makes it writable, so PostgreSQL runs from the host's packages, on the
 # tested kernel, with the guest's msharefs.  Output is TAP.
-# Usage: pg-guest.sh MODE [ARGS...]   (pg-run.sh's arguments)
+# Usage: pg-guest.sh [MODE]        the pg group: pg-run.sh MODE
+#        pg-guest.sh bench [ARGS]  make bench-pg: pg-bench.sh ARGS (the
+#                                  scratch disk is /dev/vda)
 set -u
+script=pg-run.sh
+if [ "${1:-}" = bench ]; then
+	script=pg-bench.sh
+	shift
+	modprobe virtio_blk && modprobe ext4 ||
+		{ echo "not ok - pg: the virtio_blk and ext4 modules load"; exit 1; }
+fi
 r=/pg
 
 ok() { echo "ok - pg: $*"; }
@@ -41,7 +50,7 @@ mount --bind /sys/fs/mshare "$r/sys/fs/mshare" ||
 	{ bad "msharefs is visible in the root"; exit 1; }
 ok "the host's userland is up (9p + overlay) on $(uname -r)"
 
-chroot "$r" /bin/bash /tests/pg-run.sh "$@"
+chroot "$r" /bin/bash "/tests/$script" "$@"
 rc=$?
 
 umount "$r/sys/fs/mshare" "$r/tests" "$r/run" "$r/tmp" "$r/dev/pts" \
