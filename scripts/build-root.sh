@@ -54,6 +54,11 @@ if [ ${#pkgs[@]} -eq 0 ]; then
 			pkgs+=("$p$rel")
 		done
 	done
+	# Headers only of the newest PREEMPT_RT flavour: make check shows that
+	# DKMS refuses it (no transparent huge pages, see dkms.conf).
+	p=$(chroot "$r" apt-cache depends linux-headers-rt-amd64/trixie-backports |
+		awk '/Depends: linux-headers-[0-9]/ {print $2; exit}')
+	[ -n "$p" ] && pkgs+=("$p/trixie-backports")
 fi
 pkgs+=(gcc-14 make libc6-dev dkms kmod xz-utils)
 missing=()

@@ -60,20 +60,35 @@ if [ -z "${MSHARE_KERNELS:-}" ]; then
 	done
 fi
 
-# DKMS refuses a kernel outside the supported lines (dkms.conf
-# BUILD_EXCLUSIVE_*) in one message, with exit status 77, before compiling.
-dkms_refusal() {
-	local k=5.10.0-99-amd64 out rc=0 r
+# DKMS refuses a kernel outside the supported lines or configurations
+# (dkms.conf BUILD_EXCLUSIVE_*) in one message, with exit status 77, before
+# compiling: a version it does not know, and the PREEMPT_RT flavour of the
+# newest line (headers in the trixie build root; no transparent huge pages).
+dkms_refusal() { # dkms_refusal KVER ROOT WHAT
+	local k=$1 r=$2 out rc=0
+	out=$(${r:+chroot "$r"} dkms build "mshare/$(mshare_version)" -k "$k" 2>&1) || rc=$?
+	if [ "$rc" -eq 77 ] && grep -q 'BUILD_EXCLUSIVE' <<<"$out"; then
+		echo "ok - harness: dkms build for $k ($3) stops before compiling, exit 77"
+	else
+		echo "not ok - harness: dkms build for $k ($3) stops before compiling, exit 77 (got $rc)"
+		sed 's/^/#   /' <<<"$out"
+	fi
+}
+
+dkms_refusals() {
+	local r rt
 	# in the DKMS the first kernel under test was installed with
 	# shellcheck disable=SC2086
 	r=$(kroot $(echo $kernels | cut -d' ' -f1))
-	out=$(${r:+chroot "$r"} dkms build "mshare/$(mshare_version)" -k "$k" 2>&1) || rc=$?
-	if [ "$rc" -eq 77 ] && grep -q 'BUILD_EXCLUSIVE' <<<"$out"; then
-		echo "ok - harness: dkms build for $k (not a supported kernel) stops before compiling, exit 77"
-	else
-		echo "not ok - harness: dkms build for $k (not a supported kernel) stops before compiling, exit 77 (got $rc)"
-		sed 's/^/#   /' <<<"$out"
+	dkms_refusal 5.10.0-99-amd64 "$r" "not a supported line"
+	[ -n "${MSHARE_KERNELS:-}" ] && return
+	rt=$(ls -d "$roots"/trixie/usr/src/linux-headers-*-rt-amd64 2>/dev/null |
+		sort -V | tail -n 1)
+	if [ -z "$rt" ]; then
+		echo "not ok - harness: the build root has PREEMPT_RT headers (make setup)"
+		return
 	fi
+	dkms_refusal "${rt##*/linux-headers-}" "$roots/trixie" "PREEMPT_RT flavour"
 }
 
 run() {
@@ -83,7 +98,7 @@ run() {
 	done
 	# shellcheck disable=SC2086
 	"$top/scripts/dkms-install.sh" $kernels | sed 's/^/# /' || return
-	dkms_refusal
+	dkms_refusals
 	for k in $kernels; do
 		"$top/scripts/build-guest.sh" "$k" | sed 's/^/# /' || return
 	done
