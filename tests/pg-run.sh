@@ -7,7 +7,8 @@
 # Each run prewarms pgbench's accounts table and its index into the pool,
 # and 20 clients each scan the whole table through the index, so that every
 # backend touches all of it, then read their backend's page-table bytes
-# (VmPTE).  Plain, a backend pays about 8 bytes per 4 KiB of pool
+# (VmPTE); with mshare, 40 more clients then do the same, and their mean
+# must be no higher.  Plain, a backend pays about 8 bytes per 4 KiB of pool
 # it touched; with mshare it pays nothing for the pool.  Then the mshare
 # server runs pgbench's read-write script, amcheck checks its indexes, and
 # after the server stops its region must be gone.
@@ -56,7 +57,7 @@ mkdir -p "$rdir" && chown postgres: "$rdir" && chmod 0700 "$rdir"
 
 start() { # start MODE
 	local env=()
-	[ "$1" = mshare ] && env=(LD_PRELOAD=$shim MSHARE_PRELOAD_DIR=$rdir)
+	[ "$1" = mshare ] && env=("LD_PRELOAD=$shim" "MSHARE_PRELOAD_DIR=$rdir")
 	as_pg env "${env[@]}" "$bin/pg_ctl" -D "$data" -l /tmp/pg.log -w -t 300 \
 		start >/dev/null
 	tap $? "$1: the server starts ($(el) s)" || diag </tmp/pg.log
@@ -67,12 +68,12 @@ stop() {
 	tap $? "$1: the server stops ($(el) s)" || diag </tmp/pg.log
 }
 
-# The touching workload: each of $clients clients scans the whole of
+# The touching workload: each of N clients scans the whole of
 # pgbench_accounts through its index (every page of both), then reads its
-# own backend's VmPTE (kB).  Their mean goes to /tmp/pte.MODE.
-touch_run() { # touch_run MODE
+# own backend's VmPTE (kB).  Their mean goes to /tmp/pte.MODE.N.
+touch_run() { # touch_run MODE N
 	local i f=0 sum=0 cnt=0 v
-	for i in $(seq $clients); do
+	for i in $(seq "$2"); do
 		as_pg "$bin/psql" -h /run/postgresql -X -q -At -v ON_ERROR_STOP=1 \
 			-c "SET enable_seqscan = off; SET enable_bitmapscan = off" \
 			-c "SELECT sum(abalance) FROM pgbench_accounts WHERE aid > 0" \
@@ -80,17 +81,17 @@ touch_run() { # touch_run MODE
 			postgres >"/tmp/touch.$i" 2>&1 &
 	done
 	wait
-	for i in $(seq $clients); do
+	for i in $(seq "$2"); do
 		v=$(tail -n 1 "/tmp/touch.$i")
 		case "$v" in
 		''|*[!0-9]*) f=1; diag <"/tmp/touch.$i" ;;
 		*) sum=$((sum + v)); cnt=$((cnt + 1)) ;;
 		esac
 	done
-	tap $f "$1: $clients clients each scanned the whole table through its index ($(el) s)"
+	tap $f "$1: $2 clients each scanned the whole table through its index ($(el) s)"
 	if [ $cnt -gt 0 ]; then
 		echo "$1: backends' mean VmPTE $((sum / cnt)) kB over $cnt backends" | diag
-		echo $((sum / cnt)) >"/tmp/pte.$1"
+		echo $((sum / cnt)) >"/tmp/pte.$1.$2"
 	fi
 }
 
@@ -117,7 +118,16 @@ for m in $modes; do
 			grep -v '\.so' "/proc/$p/maps" | diag
 		ls -A "$rdir" | diag
 	fi
-	touch_run "$m"
+	touch_run "$m" "$clients"
+	if [ "$m" = mshare ]; then
+		# as clients are added, a backend's page tables stay the same:
+		# twice as many, each reading all of the pool, cost each no more
+		touch_run "$m" $((clients * 2))
+		a=$(cat "/tmp/pte.$m.$clients" 2>/dev/null || echo 0)
+		b=$(cat "/tmp/pte.$m.$((clients * 2))" 2>/dev/null || echo 999999)
+		[ "$a" -gt 0 ] && [ "$b" -le $((a + 8)) ]
+		tap $? "mshare: page tables per backend stay flat as clients are added ($clients clients: $a kB, $((clients * 2)): $b kB)"
+	fi
 	if [ "$m" = mshare ]; then
 		as_pg "$bin/pgbench" -h /run/postgresql -n -c 10 -j 2 -T 10 postgres \
 			>/tmp/rw.log 2>&1
@@ -131,8 +141,8 @@ for m in $modes; do
 	fi
 	stop "$m"
 done
-if [ -s /tmp/pte.plain ] && [ -s /tmp/pte.mshare ]; then
-	plain=$(cat /tmp/pte.plain) ms=$(cat /tmp/pte.mshare)
+if [ -s "/tmp/pte.plain.$clients" ] && [ -s "/tmp/pte.mshare.$clients" ]; then
+	plain=$(cat "/tmp/pte.plain.$clients") ms=$(cat "/tmp/pte.mshare.$clients")
 	[ "${kb:-0}" -gt 0 ] && [ $((plain - ms)) -ge $((kb / 2)) ]
 	tap $? "page tables per backend: plain $plain kB, mshare $ms kB (what the pool costs a backend plain: ~${kb:-?} kB)"
 fi
