@@ -55,10 +55,11 @@ cp "$build/mncount/$kver/mncount.ko" "$root/tests/"
 # O_DIRECT and file-object tests, and overlayfs for the security group's
 # nesting attack, and zram for the fuzz group's swap, and 9p for the pg
 # group's host userland (tests/pg-guest.sh), and vfat (the access group's
-# stand-in for FUSE), and virtio_blk (make bench-pg's scratch disk), with
+# stand-in for FUSE), and virtio_blk (make bench-pg's scratch disk), and
+# fuse (the stall group's attacker; a module on 6.1, built in later), with
 # their dependencies.
 for m in brd ext4 overlay zram 9p 9pnet_virtio virtio_pci virtio_blk vfat \
-	nls_cp437 nls_ascii nls_utf8; do
+	nls_cp437 nls_ascii nls_utf8 fuse; do
 	modprobe -d "${kr:-/}" --show-depends -S "$kver" "$m" |
 		awk '$1 == "insmod" {print $2}'
 done | sort -u | while read -r ko; do

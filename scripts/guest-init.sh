@@ -79,6 +79,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	churn)	/tests/churn_test "$mnt" >&3 2>&1 ;;
 	tables)	/tests/tables_test "$mnt" >&3 2>&1 ;;
 	access)	/tests/access_test "$mnt" >&3 2>&1 ;;
+	stall)	# an attacher's own stalled mmap lock (FUSE, uid 65534)
+		/tests/stall_test "$mnt" >&3 2>&1 ;;
 	lib)	# libmshare, and the preload shim with preload_test
 		/tests/lib_test "$mnt" >&3 2>&1 ;;
 	pg)	# PostgreSQL from the host's userland (over 9p), pool in mshare

@@ -10,8 +10,22 @@
  * process_vm_readv) and page walks (/proc/self/pagemap) race with
  * MADV_DONTNEED of the region in another thread of the same process; the
  * OOM reaper's walk (process_mrelease) of a read-only attacher keeps the
- * region's data.
+ * region's data.  Long-term write pins (io_uring fixed buffers) of a file
+ * object that needs dirty tracking get through an attachment what they get
+ * through a direct mapping of the file.
  * TAP output; run as root in the test guest.
+ *
+ *   1. O_DIRECT into a writable attachment, EFAULT for a read-only one
+ *   2. a PTHREAD_PROCESS_SHARED mutex across three processes
+ *   3. slow GUP and page walks racing with MADV_DONTNEED
+ *   4. the OOM reaper's walk (process_mrelease) of read-only attachers
+ *   5. a file on ext4 (brd) placed in a region: written through, on disk
+ *   6. IORING_REGISTER_BUFFERS (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE) over
+ *      an ext4 object through an attachment gives the result it gives over
+ *      a direct MAP_SHARED mapping of the file (attacker review 5, finding
+ *      2: from 6.5 the kernel refuses it, EFAULT, since writes through the
+ *      pin bypass ->page_mkwrite and dirty accounting); over a region of
+ *      shmem (anonymous) objects it is allowed where the kernel allows it
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/io_uring.h>
+
+#include "region.h"
 #include "tap.h"
+#include "util.h"
 
 #define ALIGN_A		549755813888UL
 #define OBJ_SIZE	(4UL << 20)
@@ -529,6 +547,289 @@ static void test_mrelease(int rfd)
 	      MRELEASE_ROUNDS / 2, MRELEASE_ROUNDS, reaped);
 }
 
+/* ------------------------------------- 6. long-term write pins */
+
+#define LT_SIZE		(1UL << 20)
+#define LT_SHMEM	(8UL << 20)	/* region offset of the shmem object */
+#define LT_COLD		(16UL << 20)	/* ... of the one nobody touches */
+
+struct ring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail,
+		     *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static int ring_init(struct ring *r)
+{
+	struct io_uring_params p;
+	size_t sqsz, cqsz;
+	char *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	r->fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (r->fd < 0)
+		return -1;
+	sqsz = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cqsz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
+	sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  r->fd, IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		return -1;
+	cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq :
+		mmap(NULL, cqsz, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+	if (cq == MAP_FAILED)
+		return -1;
+	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+		       IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED)
+		return -1;
+	r->sq_tail = (unsigned int *)(sq + p.sq_off.tail);
+	r->sq_mask = (unsigned int *)(sq + p.sq_off.ring_mask);
+	r->sq_array = (unsigned int *)(sq + p.sq_off.array);
+	r->cq_head = (unsigned int *)(cq + p.cq_off.head);
+	r->cq_tail = (unsigned int *)(cq + p.cq_off.tail);
+	r->cq_mask = (unsigned int *)(cq + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	return 0;
+}
+
+/* IORING_OP_READ_FIXED: len bytes of fd at 0 into dst, in buffer 0 */
+static int ring_read_fixed(struct ring *r, int fd, void *dst,
+			   unsigned int len)
+{
+	unsigned int t = *r->sq_tail, h;
+	struct io_uring_sqe *e = &r->sqes[t & *r->sq_mask];
+	int res;
+
+	memset(e, 0, sizeof(*e));
+	e->opcode = IORING_OP_READ_FIXED;
+	e->fd = fd;
+	e->addr = (uintptr_t)dst;
+	e->len = len;
+	e->buf_index = 0;
+	r->sq_array[t & *r->sq_mask] = t & *r->sq_mask;
+	__atomic_store_n(r->sq_tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		return -errno;
+	h = *r->cq_head;
+	if (h == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	res = r->cqes[h & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, h + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+/* IORING_REGISTER_BUFFERS of [p, p + len): 0 or -errno; unregistered again */
+static int ring_pin(struct ring *r, void *p, size_t len, int keep)
+{
+	struct iovec v = { p, len };
+	int ret;
+
+	ret = syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS,
+		      &v, 1) ? -errno : 0;
+	if (!ret && !keep)
+		syscall(__NR_io_uring_register, r->fd,
+			IORING_UNREGISTER_BUFFERS, NULL, 0);
+	return ret;
+}
+
+static const char *pin_str(int ret)
+{
+	return ret ? errname(-ret) : "pinned";
+}
+
+/* Write every page of [p, p + len): populated, dirty, linked. */
+static void touch(char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 4096)
+		p[i] = p[i];
+}
+
+/*
+ * Where the pin through the attachment was accepted: write the ext4 page
+ * through it (the page clean first, so nothing but the pin dirties it) and
+ * say whether the data reached the file.  Only a diagnostic.
+ */
+static void lt_write_through(struct ring *r, int xfd, int rfd, char *att)
+{
+	char buf[4096];
+	int sfd, ret;
+
+	sfd = open("/tmp/gup_lt_src", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	memset(buf, 'Z', sizeof(buf));
+	if (sfd < 0 || pwrite(sfd, buf, sizeof(buf), 0) != sizeof(buf) ||
+	    ring_pin(r, att, LT_SIZE, 1)) {
+		diag("write-through: set-up failed");
+		return;
+	}
+	fsync(xfd);	/* writeback write-protects and cleans the page */
+	ret = ring_read_fixed(r, sfd, att + 8192, 4096);
+	syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_BUFFERS,
+		NULL, 0);
+	diag("write-through: READ_FIXED into the pinned ext4 page: %d, memory reads '%c'",
+	     ret, att[8192]);
+	region_unmap(rfd, 0, LT_SIZE);
+	fsync(xfd);
+	write_file("/proc/sys/vm/drop_caches", "3");
+	if (pread(xfd, buf, 4096, 8192) != 4096)
+		buf[0] = '?';
+	diag("write-through: after the object's removal, fsync and drop_caches the file reads '%c' (Z: written back, A: lost)",
+	     buf[0]);
+	close(sfd);
+	unlink("/tmp/gup_lt_src");
+}
+
+/* A region of shmem objects alone: touched at 0, untouched at LT_COLD */
+static int lt_shmem_region(const char *dir, char *rpath, char **att)
+{
+	int fd = region_make(dir, "gup_lt_shmem", 0600, REGION_ALIGN, rpath);
+
+	*att = NULL;
+	if (fd < 0)
+		return -1;
+	if (region_place_anon(fd, 0, LT_SIZE) ||
+	    region_place(fd, LT_COLD, LT_SIZE, 0, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, -1))
+		return fd;
+	*att = region_attach(fd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	if (*att)
+		touch(*att, LT_SIZE);
+	return fd;
+}
+
+static void test_longterm(const char *dir)
+{
+	char rpath[PATH_MAX], spath[PATH_MAX], buf[4096];
+	int xfd = -1, rfd = -1, sfd = -1, ctl, ret, i;
+	char *direct, *att = NULL, *satt = NULL;
+	struct ring r;
+
+	diag("---- 6. long-term write pins (io_uring fixed buffers) over ext4 and shmem objects");
+	if (system("{ [ -e /dev/ram1 ] || /sbin/modprobe brd rd_nr=2 rd_size=8192; } && "
+		   "mke2fs -q /dev/ram1 >/dev/null 2>&1 && mkdir -p /mnt/disk && "
+		   "mount -t ext4 /dev/ram1 /mnt/disk") != 0) {
+		check(0, "long-term pins: set-up (ext4 on /dev/ram1)");
+		return;
+	}
+	xfd = open("/mnt/disk/pinned", O_RDWR | O_CREAT, 0600);
+	memset(buf, 'A', sizeof(buf));
+	for (i = 0; xfd >= 0 && i < (int)(LT_SIZE / 4096); i++)
+		if (pwrite(xfd, buf, 4096, (off_t)i * 4096) != 4096)
+			break;
+	if (xfd < 0 || i < (int)(LT_SIZE / 4096) || fsync(xfd)) {
+		check(0, "long-term pins: set-up (a 1 MiB ext4 file)");
+		goto out;
+	}
+	if (ring_init(&r)) {
+		skip("no io_uring", "long-term pins: io_uring_setup (%s)",
+		     errname(errno));
+		goto out;
+	}
+
+	/* the control: the kernel's own rule for a direct mapping */
+	direct = mmap(NULL, LT_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_POPULATE, xfd, 0);
+	if (direct == MAP_FAILED) {
+		check(0, "long-term pins: mmap of the ext4 file");
+		goto out;
+	}
+	touch(direct, LT_SIZE);
+	ctl = ring_pin(&r, direct, LT_SIZE, 0);
+	munmap(direct, LT_SIZE);
+	diag("control: a direct MAP_SHARED mapping of the ext4 file: %s (from 6.5 the kernel refuses, EFAULT: the file needs dirty tracking; before, io_uring refuses file-backed memory itself, EOPNOTSUPP)",
+	     pin_str(ctl));
+	check(ctl == -EFAULT || ctl == -EOPNOTSUPP,
+	      "long-term pins: control: the kernel refuses a long-term write pin of a direct ext4 mapping (%s)",
+	      pin_str(ctl));
+
+	/* the ext4 object, with two shmem objects beside it */
+	rfd = region_make(dir, "gup_lt", 0600, REGION_ALIGN, rpath);
+	if (rfd < 0 ||
+	    region_place(rfd, 0, LT_SIZE, 0, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, xfd) ||
+	    region_place_anon(rfd, LT_SHMEM, LT_SIZE) ||
+	    region_place(rfd, LT_COLD, LT_SIZE, 0, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, -1)) {
+		check(0, "long-term pins: set-up (an ext4 object placed writable)");
+		goto out;
+	}
+	att = region_attach(rfd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	if (!check(att != NULL, "long-term pins: attached read-write"))
+		goto out;
+	touch(att, LT_SIZE);
+	touch(att + LT_SHMEM, LT_SIZE);
+
+	ret = ring_pin(&r, att, LT_SIZE, 0);
+	check(ret == ctl,
+	      "long-term pins: through an attachment, the ext4 object gets what the direct mapping gets (%s; direct: %s)",
+	      pin_str(ret), pin_str(ctl));
+
+	/* shmem: no dirty tracking, so the kernel allows it directly */
+	direct = mmap(NULL, LT_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (direct == MAP_FAILED) {
+		check(0, "long-term pins: a shared anonymous mapping");
+		goto out;
+	}
+	touch(direct, LT_SIZE);
+	ctl = ring_pin(&r, direct, LT_SIZE, 0);
+	munmap(direct, LT_SIZE);
+	check(ctl == 0, "long-term pins: control: a direct shared anonymous (shmem) mapping is pinned (%s)",
+	      pin_str(ctl));
+	sfd = lt_shmem_region(dir, spath, &satt);
+	if (!check(satt != NULL, "long-term pins: set-up (a region of shmem objects, attached, one touched)"))
+		goto out;
+	ret = ring_pin(&r, satt, LT_SIZE, 0);
+	if (kernel_version() < 605) {
+		/*
+		 * io_uring before 6.5 takes no file-backed memory but shmem
+		 * and hugetlbfs, by the VMA: an attachment's is msharefs'.
+		 */
+		check(ret == -EOPNOTSUPP,
+		      "long-term pins: before 6.5, io_uring refuses any attachment (an msharefs VMA), EOPNOTSUPP, whatever the object (%s)",
+		      pin_str(ret));
+	} else {
+		check(ret == 0,
+		      "long-term pins: through an attachment, a touched shmem object is pinned as a direct mapping is (%s)",
+		      pin_str(ret));
+	}
+	diag("through an attachment, a shmem object nobody has touched: %s",
+	     pin_str(ring_pin(&r, satt + LT_COLD, LT_SIZE, 0)));
+	diag("in the region that holds the ext4 object: a touched shmem object: %s, an untouched one: %s",
+	     pin_str(ring_pin(&r, att + LT_SHMEM, LT_SIZE, 0)),
+	     pin_str(ring_pin(&r, att + LT_COLD, LT_SIZE, 0)));
+
+	if (!ring_pin(&r, att, LT_SIZE, 0))
+		lt_write_through(&r, xfd, rfd, att);
+out:
+	if (satt)
+		munmap(satt, REGION_ALIGN);
+	if (sfd >= 0) {
+		close(sfd);
+		unlink(spath);
+	}
+	if (att)
+		munmap(att, REGION_ALIGN);
+	if (rfd >= 0) {
+		region_unmap(rfd, 0, LT_SIZE);	/* the host lets the file go */
+		close(rfd);
+		unlink(rpath);
+	}
+	if (xfd >= 0)
+		close(xfd);
+	if (system("umount /mnt/disk"))
+		diag("cleanup: umount /mnt/disk failed");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
@@ -537,11 +838,17 @@ int main(int argc, char **argv)
 	alarm(120);
 	rfd = make_region(dir);
 	if (rfd >= 0) {
+		diag("---- 1. O_DIRECT into attachments");
 		test_odirect(rfd);
+		diag("---- 2. a process-shared mutex");
 		test_futex(rfd);
+		diag("---- 3. slow GUP and page walks racing with MADV_DONTNEED");
 		test_dontneed_race(rfd);
+		diag("---- 4. the OOM reaper's walk of read-only attachers");
 		test_mrelease(rfd);
+		diag("---- 5. a file object on ext4");
 		test_diskfile(rfd);
+		test_longterm(dir);
 		close(rfd);
 	} else {
 		check(0, "region setup");
