@@ -574,7 +574,7 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
  * change and every other attacher's fault (which waits for the change)
  * would hang with it.  So the change gives up instead, with EBUSY.
  */
-#define MSHARE_LOCK_WAIT	(10 * HZ)
+#define MSHARE_LOCK_WAIT	(30 * HZ)
 
 /*
  * The wait is a killable down_write(), which queues like any writer (new
