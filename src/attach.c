@@ -410,7 +410,7 @@ static bool mshare_attach_freeze(struct mm_struct *mm)
 		 * att->mm: during fork (6.8+), the child's tree still holds
 		 * the parent's VMAs, whose attachments are not the child's.
 		 */
-		if (vma->vm_ops != &mshare_vm_ops || !att || att->mm != mm ||
+		if (!mshare_is_attachment(vma) || !att || att->mm != mm ||
 		    att->frozen)
 			continue;
 		region = att->region;
@@ -441,7 +441,7 @@ static bool mshare_attach_fwd_idle(struct mm_struct *mm)
 	VMA_ITERATOR(vmi, mm, 0);
 	for_each_vma(vmi, vma) {
 		att = vma->vm_private_data;
-		if (vma->vm_ops == &mshare_vm_ops && att && att->mm == mm &&
+		if (mshare_is_attachment(vma) && att && att->mm == mm &&
 		    READ_ONCE(att->region->fwd_active))
 			return false;
 	}
@@ -630,11 +630,16 @@ static void mshare_late_work(struct work_struct *work)
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, late->address);
 	if (vma && vma->vm_file == late->file &&
-	    vma->vm_ops == &mshare_vm_ops && !vma->vm_private_data) {
-		att = mshare_attach_new(mshare_inode_region(file_inode(late->file)),
-					vma);
-		if (!IS_ERR(att))
+	    mshare_is_attachment(vma) && !vma->vm_private_data) {
+		struct mshare_region *region;
+
+		region = mshare_inode_region(file_inode(late->file));
+		att = mshare_attach_new(region, vma);
+		if (!IS_ERR(att)) {
 			vma->vm_private_data = att;
+			/* a fork copy may predate the region's tracking */
+			vma->vm_ops = mshare_attach_vm_ops(region);
+		}
 	}
 	mmap_write_unlock(mm);
 	if (late->memalloc & PF_MEMALLOC_NOIO)
@@ -748,6 +753,21 @@ static vm_fault_t mshare_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
+/*
+ * Never called either (write faults go to the host mm too); its presence
+ * is what counts: it makes vma_needs_dirty_tracking() true for a writable
+ * attachment, so GUP refuses long-term write pins (io_uring fixed buffers,
+ * RDMA, vfio) of it as it does on a direct mapping of such a file (6.5+:
+ * writable_file_mapping_allowed()).  Through an attachment the file's
+ * page_mkwrite would never run and the pinned pages, written behind the
+ * filesystem's back, would never be written back.  GUP-fast refuses such
+ * pins by the folio (gup_fast_folio_allowed()), which sees the file.
+ */
+static vm_fault_t mshare_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
 const struct vm_operations_struct mshare_vm_ops = {
 	.open		= mshare_vm_open,
 	.close		= mshare_vm_close,
@@ -755,6 +775,28 @@ const struct vm_operations_struct mshare_vm_ops = {
 	.mprotect	= mshare_vm_mprotect,
 	.mremap		= mshare_vm_mremap,
 	.fault		= mshare_vm_fault,
+	.access		= mshare_vm_access,
+#ifdef CONFIG_NUMA
+	.get_policy	= mshare_vm_get_policy,
+	.set_policy	= mshare_vm_set_policy,
+#endif
+};
+
+/*
+ * The same, for attachments of a region that has held a writable object
+ * whose filesystem needs dirty tracking (region->tracked): only
+ * page_mkwrite differs.  Regions of shmem, hugetlbfs and anonymous memory
+ * keep the plain ops, so long-term write pins of them work as on their
+ * own mappings.
+ */
+const struct vm_operations_struct mshare_vm_ops_tracked = {
+	.open		= mshare_vm_open,
+	.close		= mshare_vm_close,
+	.may_split	= mshare_vm_may_split,
+	.mprotect	= mshare_vm_mprotect,
+	.mremap		= mshare_vm_mremap,
+	.fault		= mshare_vm_fault,
+	.page_mkwrite	= mshare_vm_page_mkwrite,
 	.access		= mshare_vm_access,
 #ifdef CONFIG_NUMA
 	.get_policy	= mshare_vm_get_policy,
@@ -817,7 +859,12 @@ int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)
 	 * at link and unlink alike, so it stays balanced.
 	 */
 	mshare_vm_flags_clear(vma, VM_MAYWRITE);
-	vma->vm_ops = &mshare_vm_ops;
+	/*
+	 * Read after mshare_attach_new() put att on the list: a change that
+	 * marks the region tracked either finds att there (and switches it,
+	 * under this mm's mmap_lock, after this mmap) or marked it before.
+	 */
+	vma->vm_ops = mshare_attach_vm_ops(region);
 	vma->vm_private_data = IS_ERR(att) ? NULL : att;
 	return 0;
 }

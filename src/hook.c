@@ -74,7 +74,7 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 
 	if (likely(ip - (unsigned long)handle_mm_fault < 16)) {
 		/* Our own call on the host VMA has other vm_ops anyway. */
-		if (vma->vm_ops == &mshare_vm_ops &&
+		if (mshare_is_attachment(vma) &&
 		    !within_module(parent_ip, THIS_MODULE))
 			regs->ip = (unsigned long)mshare_handle_fault;
 		return;
@@ -101,7 +101,7 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 
 		if (ip - mshare_walk_skip[i] >= 16)
 			continue;
-		if (walk->vma && walk->vma->vm_ops == &mshare_vm_ops)
+		if (walk->vma && mshare_is_attachment(walk->vma))
 			regs->ip = (unsigned long)mshare_walk_skip_pmd;
 		return;
 	}

@@ -283,8 +283,25 @@ static void mshare_host_unclaim(struct mshare_region *region)
 	wake_up_all(&region->change_done);
 }
 
-static int mshare_host_change_begin(struct mshare_region *region);
+static int mshare_host_change_begin(struct mshare_region *region,
+				    bool tracked);
 static void mshare_host_change_end(struct mshare_region *region);
+
+/*
+ * Does this change place an object whose writes through attachments need
+ * dirty tracking?  A writable file that is neither shmem nor hugetlbfs:
+ * its filesystem must hear of writes (page_mkwrite) and write back what
+ * they dirty.  A file of a stacking filesystem counts, whatever it stacks.
+ */
+static bool mshare_host_op_tracked(const struct mshare_host_op *op)
+{
+	unsigned long magic;
+
+	if (op->unmap || !op->file || !(op->prot & PROT_WRITE))
+		return false;
+	magic = file_inode(op->file)->i_sb->s_magic;
+	return magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC;
+}
 
 static int mshare_host_op_thread(void *data)
 {
@@ -293,7 +310,7 @@ static int mshare_host_op_thread(void *data)
 	int err;
 
 	/* The caller made this the region's one running change. */
-	err = mshare_host_change_begin(region);
+	err = mshare_host_change_begin(region, mshare_host_op_tracked(op));
 	if (err) {
 		op->result = err;
 	} else {
@@ -530,8 +547,9 @@ void mshare_host_destroy(struct mshare_region *region)
  * (7.3: MADV_DONTNEED/MADV_FREE zaps, /proc/PID/smaps and numa_maps walks,
  * besides the fault path, which fault.c bounces): write-lock each of mm's
  * VMAs of this region.  That waits for those inside and, until the mmap
- * write lock is dropped, sends later ones to the mmap lock.  mmap_lock of
- * mm held for writing.
+ * write lock is dropped, sends later ones to the mmap lock.  Each also
+ * gets the vm_ops the region needs now (tracked or not: GUP reads them
+ * under either lock).  mmap_lock of mm held for writing.
  */
 static void mshare_host_lock_vmas(struct mshare_region *region,
 				  struct mm_struct *mm)
@@ -541,9 +559,54 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
 	VMA_ITERATOR(vmi, mm, 0);
 
 	for_each_vma(vmi, vma)
-		if (vma->vm_ops == &mshare_vm_ops &&
-		    mshare_inode_region(file_inode(vma->vm_file)) == region)
+		if (mshare_is_attachment(vma) &&
+		    mshare_inode_region(file_inode(vma->vm_file)) == region) {
 			mshare_vma_write_lock(vma);
+			vma->vm_ops = mshare_attach_vm_ops(region);
+		}
+}
+
+/*
+ * How long a host change waits for one attacher's mmap_lock.  Any attacher,
+ * a read-only one included, can hold its own lock for reading as long as it
+ * likes: a read of its own stalled FUSE mapping through /proc/self/mem
+ * cannot drop it.  Waiting for ever would hand it the region: the owner's
+ * change and every other attacher's fault (which waits for the change)
+ * would hang with it.  So the change gives up instead, with EBUSY.
+ */
+#define MSHARE_LOCK_WAIT	(30 * HZ)
+
+/*
+ * The wait is a killable down_write(), which queues like any writer (new
+ * readers wait behind it, so a busy attacher cannot starve it); a delayed
+ * work ends it with a kernel-sent SIGKILL.  The change thread lets in only
+ * kernel-sent signals (allow_signal()), and this is the only one sent to
+ * it: it is flushed after each wait.
+ */
+struct mshare_lock_wait {
+	struct delayed_work	work;
+	struct task_struct	*task;
+};
+
+static void mshare_lock_wait_expired(struct work_struct *work)
+{
+	struct mshare_lock_wait *w = container_of(to_delayed_work(work),
+						  struct mshare_lock_wait,
+						  work);
+
+	send_sig(SIGKILL, w->task, 1);
+}
+
+static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
+				 struct mm_struct *mm)
+{
+	int err;
+
+	mod_delayed_work(system_wq, &w->work, MSHARE_LOCK_WAIT);
+	err = mmap_write_lock_killable(mm);
+	cancel_delayed_work_sync(&w->work);
+	flush_signals(current);
+	return err;
 }
 
 /*
@@ -555,14 +618,22 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
  * pud_offset() reads it again), so an entry must never be cleared under
  * them; GUP-fast runs with interrupts off and is fenced by the flush's
  * IPIs.  Afterwards no attacher can reach a host table and attachers
- * relink on their next fault.
+ * relink on their next fault.  If an attacher's lock cannot be had within
+ * MSHARE_LOCK_WAIT, nothing in the host has changed yet: the change ends
+ * there with -EBUSY (the links already cut come back on the next faults).
+ * A change that places a writable object needing dirty tracking (tracked)
+ * marks the region first, and its attachments take the vm_ops that say so
+ * (mshare_attach_track()) while their mmap_lock is held.
  * Called by the region's one running change; may sleep.
  */
-static int mshare_host_change_begin(struct mshare_region *region)
+static int mshare_host_change_begin(struct mshare_region *region,
+				    bool tracked)
 {
+	struct mshare_lock_wait w = { .task = current };
 	struct mshare_attach *att;
 	struct mm_struct **mms;
 	unsigned int n, i;
+	int err = 0;
 
 	for (;;) {
 		n = READ_ONCE(region->nr_attach);
@@ -576,6 +647,8 @@ static int mshare_host_change_begin(struct mshare_region *region)
 		kvfree(mms);
 	}
 	region->mutating = true;
+	if (tracked)
+		WRITE_ONCE(region->tracked, true);
 	i = 0;
 	list_for_each_entry(att, &region->attachments, node) {
 		mmgrab(att->mm);
@@ -583,19 +656,32 @@ static int mshare_host_change_begin(struct mshare_region *region)
 	}
 	spin_unlock(&region->attach_lock);
 
+	INIT_DELAYED_WORK_ONSTACK(&w.work, mshare_lock_wait_expired);
+	allow_signal(SIGKILL);
 	while (i--) {
-		mmap_write_lock(mms[i]);
-		mshare_host_lock_vmas(region, mms[i]);
-		spin_lock(&region->attach_lock);
-		list_for_each_entry(att, &region->attachments, node)
-			if (att->mm == mms[i])
-				mshare_attach_unlink(att, att->start, att->end);
-		spin_unlock(&region->attach_lock);
-		mmap_write_unlock(mms[i]);
+		if (!err && mshare_host_mmap_lock(&w, mms[i])) {
+			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
+					    MSHARE_LOCK_WAIT / HZ);
+			err = -EBUSY;
+		}
+		if (!err) {
+			mshare_host_lock_vmas(region, mms[i]);
+			spin_lock(&region->attach_lock);
+			list_for_each_entry(att, &region->attachments, node)
+				if (att->mm == mms[i])
+					mshare_attach_unlink(att, att->start,
+							     att->end);
+			spin_unlock(&region->attach_lock);
+			mmap_write_unlock(mms[i]);
+		}
 		mmdrop(mms[i]);
 	}
+	disallow_signal(SIGKILL);
+	destroy_delayed_work_on_stack(&w.work);
 	kvfree(mms);
-	return 0;
+	if (err)
+		mshare_host_change_end(region);
+	return err;
 }
 
 static void mshare_host_change_end(struct mshare_region *region)

@@ -64,6 +64,12 @@ struct mshare_region {
 	unsigned int		nr_attach;
 	/* A host change is under way: attachers must not link. */
 	bool			mutating;
+	/*
+	 * Once set, for good: the region has held a writable object whose
+	 * filesystem needs dirty tracking, and its attachments have the vm_ops
+	 * that make GUP refuse long-term write pins (mshare_vm_ops_tracked).
+	 */
+	bool			tracked;
 	wait_queue_head_t	mutation_done;
 	cpumask_var_t		flush_mask;
 	/*
@@ -170,7 +176,22 @@ int mshare_attach_seal(void);
 void mshare_attach_unseal(void);
 void mshare_attach_exit(void);
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
-extern const struct vm_operations_struct mshare_vm_ops;
+extern const struct vm_operations_struct mshare_vm_ops, mshare_vm_ops_tracked;
+
+/* Is this VMA an attachment (a process's mapping of a region)? */
+static inline bool mshare_is_attachment(const struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &mshare_vm_ops ||
+	       vma->vm_ops == &mshare_vm_ops_tracked;
+}
+
+/* The vm_ops an attachment of region must have now. */
+static inline const struct vm_operations_struct *
+mshare_attach_vm_ops(const struct mshare_region *region)
+{
+	return READ_ONCE(region->tracked) ? &mshare_vm_ops_tracked :
+					    &mshare_vm_ops;
+}
 
 /* fault.c */
 int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,

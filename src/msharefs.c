@@ -42,6 +42,17 @@ static struct inode *msharefs_get_inode(struct mshare_idmap *idmap,
 	} else {
 		inode->i_op = &mshare_region_iops;
 		inode->i_fop = &mshare_region_fops;
+		/*
+		 * A region has no page cache; this mask only makes
+		 * vma_migratable() false for attachments (its "cannot
+		 * allocate in the policy zone" test), so migrate_pages(),
+		 * move_pages() and NUMA balancing leave them alone.  Region
+		 * pages are mapped once, by the host, so to the kernel they
+		 * never look shared: any attacher, a read-only one included,
+		 * could otherwise move the owner's pages between nodes
+		 * without CAP_SYS_NICE.
+		 */
+		mapping_set_gfp_mask(inode->i_mapping, GFP_DMA);
 	}
 	return inode;
 }

@@ -25,11 +25,17 @@
  *      placement modulo 1 GiB); it may be placed twice in one region, in
  *      the second at another alignment or once the first let go, and a
  *      reader's read-only placement (uid 65534) never blocks the owner's
+ *   4. migrate_pages() and move_pages() of a read-only attacher (uid
+ *      65534) leave the owner's pages on their node: region pages are
+ *      mapped once, by the host, so to the kernel they never look shared,
+ *      and without the module's rule any attacher moved them between nodes
+ *      without CAP_SYS_NICE (needs two NUMA nodes; make check boots them)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/mempolicy.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +45,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "region.h"
@@ -50,6 +57,7 @@
 #define HPAGE		(2UL << 20)
 #define GIB		(1UL << 30)
 #define SMALL		(64 * 4096UL)	/* the 4 KiB object: 64 pages */
+#define PG		4096UL
 #define NHUGE		2		/* huge pages of the hugetlb object */
 #define TOUCH		4		/* huge pages touched in 2 */
 
@@ -336,6 +344,93 @@ out:
 	rmdir(mp);
 }
 
+/* How many of the n pages at p are on node 0 and on node 1 (a query). */
+static int pages_on_nodes(char *p, unsigned long n, int *cnt)
+{
+	void *pages[512];
+	int status[512];
+	unsigned long i;
+
+	cnt[0] = cnt[1] = 0;
+	for (i = 0; i < n; i++)
+		pages[i] = p + i * PG;
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (status[i] == 0 || status[i] == 1)
+			cnt[status[i]]++;
+	return 0;
+}
+
+struct mover_arg {
+	const char *path;
+	int to;				/* the node the owner's pages are not on */
+};
+
+/* uid 65534, read-only: try to move the region's pages to node to. */
+static int mover_child(void *varg)
+{
+	const struct mover_arg *a = varg;
+	unsigned long from = 1UL << (1 - a->to), to = 1UL << a->to, i;
+	int fd = open(a->path, O_RDONLY), nodes[512], status[512];
+	void *pages[512];
+	char *b;
+
+	b = fd < 0 ? NULL : region_attach(fd, REGION_ALIGN, PROT_READ);
+	if (!b)
+		return 2;
+	for (i = 0; i < 512; i++) {
+		(void)*(volatile char *)(b + i * PG);	/* links the slot */
+		pages[i] = b + i * PG;
+		nodes[i] = a->to;
+	}
+	syscall(SYS_migrate_pages, 0, 8 * sizeof(long), &from, &to);
+	syscall(SYS_move_pages, 0, 512, pages, nodes, status, MPOL_MF_MOVE);
+	return 0;
+}
+
+static void test_migrate(void)
+{
+	char path[PATH_MAX];
+	struct mover_arg a;
+	int fd, before[2], after[2], st;
+	char *own;
+
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		skip("one NUMA node", "4: migration by a read-only attacher");
+		return;
+	}
+	fd = region_make(dir, "migrate", 0644, REGION_ALIGN, path);
+	if (fd < 0 || region_place_anon(fd, 0, 512 * PG)) {
+		check(0, "4: set-up: a region with 2 MiB of anonymous memory: %s",
+		      errname(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	own = region_attach(fd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	if (!own) {
+		check(0, "4: set-up: the owner attaches: %s", errname(errno));
+		close(fd);
+		unlink(path);
+		return;
+	}
+	memset(own, 0x4d, 512 * PG);
+	if (pages_on_nodes(own, 512, before))
+		diag("4: move_pages query: %s", errname(errno));
+	a.path = path;
+	a.to = before[0] >= before[1] ? 1 : 0;
+	st = run_as(NOBODY, mover_child, &a);
+	pages_on_nodes(own, 512, after);
+	check(after[0] == before[0] && after[1] == before[1] &&
+	      before[0] + before[1] == 512,
+	      "4: a read-only attacher's migrate_pages and move_pages leave the owner's pages on their node (node 0: %d -> %d, node 1: %d -> %d; %s)",
+	      before[0], after[0], before[1], after[1], wait_str(st));
+	munmap(own, REGION_ALIGN);
+	close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -353,6 +448,7 @@ int main(int argc, char **argv)
 	test_clear_refs();
 	test_pmd_share();
 	test_two_regions();
+	test_migrate();
 	write_file("/proc/sys/vm/nr_hugepages", "0");
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
