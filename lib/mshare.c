@@ -287,7 +287,7 @@ static const struct {
 	{ EEXIST, "File exists: a region of that name exists, or something is mapped at the fixed address" },
 	{ ENOENT, "No such file or directory: no region of that name" },
 	{ EFBIG, "File too large: the size does not fit in the address space" },
-	{ EBUSY, "Device or resource busy: the hugetlbfs file is placed alike in another region" },
+	{ EBUSY, "Device or resource busy: the hugetlbfs file is placed alike in another region, or an attacher held its memory map locked for 30 s (nothing changed; retry)" },
 	{ ENOMEM, "Cannot allocate memory: no memory, huge pages or address space (RLIMIT_AS) left for it" },
 	{ EAGAIN, "Resource temporarily unavailable: MAP_LOCKED beyond RLIMIT_MEMLOCK" },
 };

@@ -570,14 +570,22 @@ static void mshare_attach_free(struct mshare_attach *att)
  */
 static void mshare_vm_open(struct vm_area_struct *vma)
 {
+	struct mshare_region *region = mshare_inode_region(file_inode(vma->vm_file));
 	struct mshare_attach *att;
 
 	/* The copy still points at the parent's attachment. */
 	vma->vm_private_data = NULL;
-	att = mshare_attach_new(mshare_inode_region(file_inode(vma->vm_file)),
-				vma);
-	if (!IS_ERR(att))
+	att = mshare_attach_new(region, vma);
+	if (!IS_ERR(att)) {
 		vma->vm_private_data = att;
+		/*
+		 * The copy has the parent's vm_ops, which a change that marked
+		 * the region tracked during this fork did not switch: the
+		 * child's attachment joined the list after its snapshot.
+		 * Read after mshare_attach_new(), as in mshare_attach_mmap().
+		 */
+		vma->vm_ops = mshare_attach_vm_ops(region);
+	}
 }
 
 /*

@@ -558,12 +558,20 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
 
 	VMA_ITERATOR(vmi, mm, 0);
 
-	for_each_vma(vmi, vma)
+	for_each_vma(vmi, vma) {
+		/*
+		 * 6.8+: a fork that failed after this attachment's ->open
+		 * left XA_ZERO_ENTRY where it stopped, and the parent's VMAs
+		 * after it, until the child's exit_mmap(); none is this mm's.
+		 */
+		if (xa_is_zero(vma))
+			break;
 		if (mshare_is_attachment(vma) &&
 		    mshare_inode_region(file_inode(vma->vm_file)) == region) {
 			mshare_vma_write_lock(vma);
 			vma->vm_ops = mshare_attach_vm_ops(region);
 		}
+	}
 }
 
 /*
@@ -580,8 +588,9 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
  * The wait is a killable down_write(), which queues like any writer (new
  * readers wait behind it, so a busy attacher cannot starve it); a delayed
  * work ends it with a kernel-sent SIGKILL.  The change thread lets in only
- * kernel-sent signals (allow_signal()), and this is the only one sent to
- * it: it is flushed after each wait.
+ * kernel-sent signals (allow_kernel_signal(): kill(2) of the thread stays
+ * ignored), and this is the only one sent to it: it is flushed after each
+ * wait.
  */
 struct mshare_lock_wait {
 	struct delayed_work	work;
@@ -657,7 +666,7 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	spin_unlock(&region->attach_lock);
 
 	INIT_DELAYED_WORK_ONSTACK(&w.work, mshare_lock_wait_expired);
-	allow_signal(SIGKILL);
+	allow_kernel_signal(SIGKILL);
 	while (i--) {
 		if (!err && mshare_host_mmap_lock(&w, mms[i])) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
