@@ -26,6 +26,10 @@
  *      2: from 6.5 the kernel refuses it, EFAULT, since writes through the
  *      pin bypass ->page_mkwrite and dirty accounting); over a region of
  *      shmem (anonymous) objects it is allowed where the kernel allows it
+ *   7. a child forked while the change that first places a writable ext4
+ *      object (and so marks the region tracked) runs gets, for its
+ *      long-term write pin of that object, what the parent gets (second
+ *      review of the fixes: it kept the plain vm_ops and was pinned)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -830,6 +834,300 @@ out:
 		diag("cleanup: umount /mnt/disk failed");
 }
 
+/* ---------------------- 7. a fork racing with the change that tracks */
+
+#define FK_TRIALS	6
+#define FK_VMAS		20000
+#define FK_VMA_BASE	0x30000000000UL	/* 3 TiB: below any attachment */
+#define FK_ANON_BASE	0x10000000000UL	/* 1 TiB */
+#define FK_ANON		(192UL << 20)
+
+/* IORING_REGISTER_BUFFERS of one page at p on a ring of its own: 0 or -errno */
+static int fk_pin(void *p)
+{
+	struct ring r;
+	struct io_uring_params prm;
+	int ret;
+
+	memset(&prm, 0, sizeof(prm));
+	r.fd = syscall(__NR_io_uring_setup, 4, &prm);
+	if (r.fd < 0)
+		return -errno;
+	ret = ring_pin(&r, p, 4096, 0);
+	close(r.fd);
+	return ret;
+}
+
+struct fk_place {
+	int rfd, xfd, delay_ms, go, ret, err;
+	double start, end;
+};
+
+/* Waits for the go byte, sleeps delay_ms, places the ext4 object writable. */
+static void *fk_placer(void *arg)
+{
+	struct fk_place *pl = arg;
+	char c;
+
+	if (read(pl->go, &c, 1) != 1) {
+		pl->ret = -1;
+		pl->err = errno;
+		return NULL;
+	}
+	usleep(pl->delay_ms * 1000);
+	pl->start = race_now();
+	pl->ret = region_place(pl->rfd, 0, LT_SIZE, 0, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED, pl->xfd);
+	pl->err = errno;
+	pl->end = race_now();
+	return NULL;
+}
+
+/*
+ * The slow fork: dup_mmap copies VMAs in address order with the parent's
+ * mmap lock held for writing, so thousands of VMAs (and anonymous pages)
+ * below the attachment keep it busy for about a second before it reaches
+ * the attachment and calls its ->open.  Returns how many VMAs were made.
+ */
+static int fk_slow_fork_setup(char **anon)
+{
+	int t, made = 0;
+
+	*anon = mmap((void *)FK_ANON_BASE, FK_ANON, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (*anon == MAP_FAILED) {
+		*anon = NULL;
+		return 0;
+	}
+	memset(*anon, 1, FK_ANON);
+	/* A page apart and alternately read-only: no two of them merge. */
+	for (t = 0; t < FK_VMAS; t++) {
+		char *q = mmap((void *)(FK_VMA_BASE + t * 0x2000UL), 4096,
+			       t & 1 ? PROT_READ | PROT_WRITE : PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+
+		if (q == MAP_FAILED)
+			continue;
+		made++;
+		if (t & 1)
+			*q = 1;		/* an anon_vma for fork to copy */
+	}
+	return made;
+}
+
+/*
+ * One trial: a fresh region (tracked is for ever, so only its first
+ * writable ext4 object switches the vm_ops), attached read-write; the
+ * placer thread is let go and the process forks at once.  The child waits
+ * until the placement has returned, then tries its long-term write pin
+ * and exits with 0 (pinned), the errno, or 200+ if it could not try.
+ * Returns the child's code, or -1; *parent gets the parent's own pin
+ * after the placement, *began whether the placement began before the
+ * fork returned, *waited whether it also ended with it (it waited for
+ * the fork's mmap lock).
+ */
+static int fk_trial(const char *dir, int xfd, unsigned int t, int delay_ms,
+		    int *parent, int *began, int *waited)
+{
+	struct fk_place pl = { .xfd = xfd, .delay_ms = delay_ms };
+	char rpath[PATH_MAX], name[32], c = 1;
+	int go[2] = { -1, -1 }, sync[2] = { -1, -1 }, st, code = -1;
+	double t0, tfork;
+	pthread_t th;
+	char *att = NULL;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "gup_fork%u", t);
+	pl.rfd = region_make(dir, name, 0600, REGION_ALIGN, rpath);
+	if (pl.rfd < 0)
+		return -1;
+	/*
+	 * Attaching registers an mmu notifier, mm_take_all_locks() over the
+	 * 20,000 VMAs, which gives up (EINTR) if a signal or task work is
+	 * pending; the attachment is then made on its first fault instead,
+	 * and a change does not lock an mm it has no attachment in.  Right
+	 * after the previous trial's io_uring pin that happened in most
+	 * trials, presumably through the ring's teardown (measured:
+	 * placements of a few ms that never waited for the fork; they still
+	 * failed on the old code, but not through the race reported).  A
+	 * pause lets that teardown finish first (then every placement
+	 * waited).
+	 */
+	usleep(300000);
+	att = region_attach(pl.rfd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	if (!att || pipe(go) || pipe(sync))
+		goto out;
+	pl.go = go[0];
+	if (pthread_create(&th, NULL, fk_placer, &pl))
+		goto out;
+	t0 = race_now();
+	if (write(go[1], &c, 1) != 1) {
+		close(go[1]);	/* the placer's read fails: it returns */
+		go[1] = -1;
+		pthread_join(th, NULL);
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int r;
+
+		close(sync[1]);
+		if (read(sync[0], &c, 1) != 1)
+			_exit(200);
+		r = fk_pin(att);
+		_exit(r <= 0 && r > -200 ? -r : 201);
+	}
+	tfork = race_now();
+	pthread_join(th, NULL);
+	*began = pl.start < tfork;
+	/*
+	 * The fork's unlock releases both the placement and fork() itself,
+	 * in either order: "after" is within 50 ms, and most of the fork.
+	 */
+	*waited = *began && pl.end > tfork - 0.05 &&
+		  pl.end - pl.start > (tfork - t0) / 2;
+	diag("trial %u: placer delay %d ms, fork took %.0f ms, placement %s from %.0f to %.0f ms",
+	     t, delay_ms, (tfork - t0) * 1000,
+	     pl.ret ? errname(pl.err) : "ok", (pl.start - t0) * 1000,
+	     (pl.end - t0) * 1000);
+	if (pid < 0)
+		goto out;
+	/* Let the child pin, or if the placement failed, just end. */
+	if (pl.ret || write(sync[1], &c, 1) != 1)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !pl.ret)
+		code = WEXITSTATUS(st);
+	*parent = fk_pin(att);
+	diag("trial %u: long-term write pin of the ext4 object: parent %s, child %s",
+	     t, pin_str(*parent),
+	     code < 0 ? "-" : code >= 200 ? "could not try" :
+	     pin_str(-code));
+out:
+	if (att)
+		munmap(att, REGION_ALIGN);
+	region_unmap(pl.rfd, 0, LT_SIZE);	/* the host lets the file go */
+	close(pl.rfd);
+	unlink(rpath);
+	if (go[0] >= 0)
+		close(go[0]);
+	if (go[1] >= 0)
+		close(go[1]);
+	if (sync[0] >= 0)
+		close(sync[0]);
+	if (sync[1] >= 0)
+		close(sync[1]);
+	return code;
+}
+
+/*
+ * A fork of an attacher while the change that first marks the region
+ * tracked runs (the second review of the fixes): the change switches the
+ * vm_ops of the attachments it found when it began, and the child's
+ * attachment, made by ->open later in the same fork, copied the parent's
+ * plain ones.  Its long-term write pins of the ext4 object then went
+ * through (6 of 6 trials on 6.12), data written behind the file system's
+ * back; ->open now picks the vm_ops itself.  The placer thread starts the
+ * change a few ms into a fork that takes about a second before it reaches
+ * the attachment; the delays spread the start over that window.
+ */
+static void test_fork_tracking(const char *dir)
+{
+	static const int delays[FK_TRIALS] = { 0, 1, 3, 6, 12, 25 };
+	int xfd = -1, same = 0, refused = 0, began = 0, waited = 0, tried = 0;
+	int probe, made, pfd, i;
+	char rpath[PATH_MAX], *anon = NULL, *att;
+
+	diag("---- 7. a fork racing with the change that makes the region tracked");
+	alarm(120);	/* this part alone: about 20 s under TCG */
+	if (system("{ [ -e /dev/ram1 ] || /sbin/modprobe brd rd_nr=2 rd_size=8192; } && "
+		   "mke2fs -q /dev/ram1 >/dev/null 2>&1 && mkdir -p /mnt/disk && "
+		   "mount -t ext4 /dev/ram1 /mnt/disk") != 0) {
+		check(0, "fork race: set-up (ext4 on /dev/ram1)");
+		return;
+	}
+	xfd = open("/mnt/disk/forked", O_RDWR | O_CREAT, 0600);
+	if (!check(xfd >= 0 && !ftruncate(xfd, LT_SIZE),
+		   "fork race: set-up (a 1 MiB ext4 file)"))
+		goto out;
+
+	/*
+	 * What the parent gets with no fork around: EFAULT on 6.5+.  Before
+	 * 6.5 io_uring refuses every attachment by itself (EOPNOTSUPP, see
+	 * part 6), whatever its vm_ops, so a pin cannot tell the child's
+	 * vm_ops apart and there is nothing to race.
+	 */
+	pfd = region_make(dir, "gup_fork_probe", 0600, REGION_ALIGN, rpath);
+	if (pfd < 0) {
+		check(0, "fork race: set-up (a probe region)");
+		goto out;
+	}
+	att = region_place(pfd, 0, LT_SIZE, 0, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_FIXED, xfd) ? NULL :
+		region_attach(pfd, REGION_ALIGN, PROT_READ | PROT_WRITE);
+	probe = att ? fk_pin(att) : -ENOENT;
+	if (att)
+		munmap(att, REGION_ALIGN);
+	region_unmap(pfd, 0, LT_SIZE);
+	close(pfd);
+	unlink(rpath);
+	if (probe == -EOPNOTSUPP) {
+		diag("fork race: io_uring refuses any attachment here (EOPNOTSUPP, before 6.5): a long-term pin cannot tell the child's vm_ops apart, nothing to race");
+		check(kernel_version() < 605,
+		      "fork race: io_uring refuses attachments by itself only before 6.5 (%s)",
+		      pin_str(probe));
+		goto out;
+	}
+	if (!check(probe == -EFAULT,
+		   "fork race: with no fork, the long-term write pin of a writable ext4 object through an attachment is refused, EFAULT (%s)",
+		   pin_str(probe)))
+		goto out;
+
+	made = fk_slow_fork_setup(&anon);
+	if (!check(anon && made > FK_VMAS * 9 / 10,
+		   "fork race: set-up (%d of %d small VMAs and %lu MiB of anonymous memory below the attachment)",
+		   made, FK_VMAS, FK_ANON >> 20))
+		goto out;
+
+	for (i = 0; i < FK_TRIALS; i++) {
+		int parent = 0, b = 0, w = 0, child;
+
+		child = fk_trial(dir, xfd, i, delays[i], &parent, &b, &w);
+		if (child < 0 || child >= 200)
+			continue;
+		tried++;
+		began += b;
+		waited += w;
+		refused += parent == -EFAULT;
+		same += -child == parent;
+	}
+	check(tried == FK_TRIALS && same == tried,
+	      "fork race: a child forked while the ext4 object is placed gets, for its long-term write pin, what the parent gets (%d of %d trials; %d run)",
+	      same, FK_TRIALS, tried);
+	check(tried && refused == tried,
+	      "fork race: ... and that is EFAULT, as with no fork (%d of %d trials)",
+	      refused, tried);
+	/*
+	 * The race reported: the change began during the fork and waited for
+	 * the parent's mmap lock, which dup_mmap() held.  Trials that missed
+	 * it would make the first check weaker than it says.
+	 */
+	diag("fork race: the placement began during the fork in %d trials, and ended with it in %d",
+	     began, waited);
+	check(waited >= FK_TRIALS / 2,
+	      "fork race: the placement began during the fork and waited for it in at least %d of %d trials (%d)",
+	      FK_TRIALS / 2, FK_TRIALS, waited);
+out:
+	if (anon) {
+		munmap(anon, FK_ANON);
+		munmap((void *)FK_VMA_BASE, FK_VMAS * 0x2000UL);
+	}
+	if (xfd >= 0)
+		close(xfd);
+	if (system("umount /mnt/disk"))
+		diag("cleanup: umount /mnt/disk failed");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/sys/fs/mshare";
@@ -849,6 +1147,7 @@ int main(int argc, char **argv)
 		diag("---- 5. a file object on ext4");
 		test_diskfile(rfd);
 		test_longterm(dir);
+		test_fork_tracking(dir);
 		close(rfd);
 	} else {
 		check(0, "region setup");
