@@ -16,10 +16,16 @@ def parse(path):
         for line in f:
             line = line.strip()
             if line.startswith('# kernel '):
+                # one per run; runs appended (PGB_APPEND=1) add up
                 parts = line[2:].split(' ', 7)
-                meta = {'kernel': parts[1], 'memory': parts[3],
-                        'seconds': parts[5],
-                        'command': parts[7] if len(parts) > 7 else ''}
+                cmd = parts[7] if len(parts) > 7 else ''
+                if meta:
+                    meta['seconds'] = str(int(meta['seconds']) +
+                                          int(parts[5]))
+                    meta['command'] += '` and `PGB_APPEND=1 ' + cmd
+                else:
+                    meta = {'kernel': parts[1], 'memory': parts[3],
+                            'seconds': parts[5], 'command': cmd}
                 continue
             if line.startswith('# '):
                 line = line[2:]
@@ -30,7 +36,7 @@ def parse(path):
                     k, _, v = w.partition('=')
                     row[k] = v
                 rows.append(row)
-            elif line.startswith('table size:'):
+            elif line.startswith('table size:') and not notes:
                 notes.append('In this run, ' + line[len('table size: '):])
     return meta, rows, notes
 

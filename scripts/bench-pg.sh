@@ -10,7 +10,9 @@
 # PGB_CLIENTS (default 50,200,400), PGB_POOL (1GB), PGB_FILL (75, percent of
 # the pool that every backend reads), PGB_SCALE (pgbench scale, 5),
 # PGB_SECS (20, each timed pgbench run), PGB_REPS (3 rounds of them),
-# PGB_CONFIGS (plain,hugetlb,mshare).
+# PGB_CONFIGS (plain,hugetlb,mshare), PGB_APPEND=1 (add this run's results
+# to the previous run's instead of replacing them: larger client counts
+# for some configurations only).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -38,10 +40,11 @@ secs=$(($(date +%s) - t0))
 rm -f "$out/disk.img"
 grep -q '^not ok' "$out/verdict.txt" &&
 	die "the run failed; see $build/runs/bench-pg-$k/"
+[ "${PGB_APPEND:-0}" = 1 ] || rm -f "$out/results.txt"
 {
-	echo "# kernel $k memory 4G seconds $secs command PGB_CLIENTS=$clients PGB_POOL=${PGB_POOL:-1GB} PGB_FILL=${PGB_FILL:-75} PGB_SCALE=${PGB_SCALE:-5} PGB_SECS=${PGB_SECS:-20} PGB_REPS=${PGB_REPS:-3} make bench-pg"
+	echo "# kernel $k memory 4G seconds $secs command PGB_CONFIGS=${PGB_CONFIGS:-plain,hugetlb,mshare} PGB_CLIENTS=$clients PGB_POOL=${PGB_POOL:-1GB} PGB_FILL=${PGB_FILL:-75} PGB_SCALE=${PGB_SCALE:-5} PGB_SECS=${PGB_SECS:-20} PGB_REPS=${PGB_REPS:-3} make bench-pg"
 	grep -E '^(RESULT|table size:|# )' "$build/runs/bench-pg-$k/tap.txt" | sed '/^### dmesg/,$d'
-} >"$out/results.txt"
+} >>"$out/results.txt"
 python3 "$top/scripts/bench-pg-report.py" "$top/docs/postgresql.md" \
 	"$top/docs/postgresql.png" "$out/results.txt"
 echo "bench-pg: wrote docs/postgresql.md and docs/postgresql.png ($secs s)"
