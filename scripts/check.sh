@@ -13,8 +13,9 @@
 # Six boots keep a fresh machine's .ci/run near an hour.
 # Prints TAP and ends with "N passed, M failed"; exit status 1 on failure.
 #
-# The first boot of each kernel also runs the 60 s stress group and the
-# load group (share and stress beside stress-ng), the first boot of all
+# The first boot of each kernel also runs the 60 s stress group, the
+# load group (share and stress beside stress-ng) and the stall group (two
+# 30 s waits: once per kernel is enough), the first boot of all
 # runs the pg group (PostgreSQL, about 3 minutes), and each kernel's first
 # kmod group cycles the module 1000 times (the leak check); the other boots
 # cycle it 200 times.
@@ -43,7 +44,7 @@ boots=${MSHARE_BOOTS:-5level no5lvl no5lvl-pti}
 root_boots=${MSHARE_ROOT_BOOTS:-${MSHARE_BOOTS:-no5lvl}}
 once=${MSHARE_ONCE_GROUPS-,pg}	# the first boot of all only
 new_boots=${MSHARE_NEW_BOOTS:-${MSHARE_BOOTS:-5level no5lvl-pti}}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,stall,lib,refusal,fuzz}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
 [ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
 export MSHARE_VM_NUMA=${MSHARE_VM_NUMA:-1}
@@ -104,7 +105,7 @@ run() {
 	done
 	for k in $kernels; do
 		cycles=${MSHARE_CYCLES:-1000}
-		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load}$once
+		extra=${MSHARE_FIRST_BOOT_GROUPS-,stress,load,stall}$once
 		once=
 		kb=$boots
 		case "$k" in
