@@ -1,7 +1,8 @@
 # Number the TAP lines of a whole run, print the plan and the closing line
 # "N passed, M failed" (", K skipped" when checks were skipped: they count
 # neither as passed nor as failed); exit non-zero on any failure or when
-# nothing ran.
+# nothing ran.  The failures are listed again just before the closing line,
+# so that the tail of a long run (all that CI may keep) names them.
 /^(not )?ok([ \t]|$)/ {
 	n++
 	if ($1 == "ok") {
@@ -14,6 +15,8 @@
 		fail++
 		sub(/^not ok[ \t]*[0-9]*[ \t]*-?[ \t]*/, "")
 		printf "not ok %d - %s\n", n, $0
+		if (fail <= 50)
+			failed[fail] = sprintf("not ok %d - %s", n, $0)
 	}
 	fflush()
 	next
@@ -22,6 +25,8 @@
 /^#/ { print; fflush(); next }
 { print "# " $0; fflush() }
 END {
+	for (i = 1; i <= fail && i <= 50; i++)
+		printf "# failed: %s\n", failed[i]
 	printf "1..%d\n", n
 	if (skip > 0)
 		printf "%d passed, %d failed, %d skipped\n", pass - skip, fail, skip
