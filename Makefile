@@ -15,6 +15,9 @@
 # make demo         install what is missing, then a VM that shows mshare
 # make bench        measure mshare vs plain sharing and hugetlbfs; writes
 #                   docs/benchmarks.md
+# make bench-icount instruction-counted guests: the loaded module's cost to
+#                   unrelated work, mshare's fault, attach and host-change
+#                   costs; writes docs/benchmarks-icount.md
 # make bench-pg     PostgreSQL plain, hugetlb and mshare side by side;
 #                   writes docs/postgresql.md
 # make test         one kernel, one boot, chosen groups, in seconds
@@ -38,7 +41,7 @@ KMOD_TESTS	:= kmod_cycle
 # preload_test under the shim, which goes into the guest beside them.
 LIB_TESTS	:= lib_test preload_test libmshare-preload.so
 TEST_BINS	:= $(addprefix build/tests/,$(STATIC_TESTS) $(KMOD_TESTS) \
-		   $(LIB_TESTS)) build/tests/mshare_bench
+		   $(LIB_TESTS)) build/tests/mshare_bench build/tests/icount_bench
 LIB_OUT		:= lib/libmshare.a lib/libmshare.so.0 lib/libmshare.so \
 		   lib/mshare.pc lib/libmshare-preload.so
 
@@ -47,7 +50,7 @@ T_KVER	?= $(lastword $(shell ls -d /lib/modules/6.12.* 2>/dev/null | xargs -rn1 
 BOOT	?=
 GROUPS	?= fs
 
-.PHONY: all modules clean install install-lib uninstall lib setup tests check check-debug fuzz demo bench bench-pg test shell lint help
+.PHONY: all modules clean install install-lib uninstall lib setup tests check check-debug fuzz demo bench bench-icount bench-pg test shell lint help
 
 all: modules
 
@@ -96,6 +99,10 @@ build/tests/%: tests/%.c tests/tap.c tests/tap.h tests/util.c tests/util.h \
 		tests/region.c
 
 build/tests/mshare_bench: bench/mshare_bench.c include/uapi/linux/msharefs.h
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -static -o $@ $<
+
+build/tests/icount_bench: bench/icount_bench.c include/uapi/linux/msharefs.h
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -static -o $@ $<
 
@@ -149,6 +156,10 @@ demo: setup
 bench: setup
 	$(MAKE) tests
 	scripts/bench.sh
+
+bench-icount: setup
+	$(MAKE) tests
+	scripts/bench-icount.sh
 
 bench-pg: setup
 	$(MAKE) tests

@@ -69,6 +69,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		/tests/kmod_cycle -n "$cycles" -d "$mnt" -c /tests/mncount.ko >&3 2>&1 ;;
 	demo)	sh /tests/demo-guest.sh >&3 2>&1 ;;
 	bench)	sh /tests/bench-guest.sh >&3 2>&1 ;;
+	bench-icount) # make bench-icount (an instruction-counted guest)
+		sh /tests/icount-guest.sh >&3 2>&1 ;;
 	share)	/tests/share_test "$mnt" >&3 2>&1 ;;
 	gup)	/tests/gup_test "$mnt" >&3 2>&1 ;;
 	stress)	/tests/stress_test "$mnt" "${mshare_stress:-60}" >&3 2>&1 ;;

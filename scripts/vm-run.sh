@@ -10,7 +10,9 @@
 # Environment: MSHARE_VM_MEM (default 2G), MSHARE_VM_TIMEOUT (s, default 600),
 # MSHARE_VM_NUMA=1 (two NUMA nodes, one CPU and half the memory each: NUMA
 # balancing and page migration between nodes for the fuzz group),
-# MSHARE_VM_DISK (a raw image file the guest sees as /dev/vda).
+# MSHARE_VM_DISK (a raw image file the guest sees as /dev/vda),
+# MSHARE_VM_ICOUNT=1 (one vCPU whose clock counts instructions: guest
+# nanoseconds are instructions, for make bench-icount).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +29,14 @@ append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 secretmem.enable=1 
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2
 	-m "${MSHARE_VM_MEM:-2G}" -nodefaults -display none -no-reboot
 	-kernel "$(kroot "$kver")/boot/vmlinuz-$kver" -initrd "$initrd")
+if [ "${MSHARE_VM_ICOUNT:-0}" = 1 ]; then
+	# icount needs the single-threaded TCG; one vCPU, so that the clock
+	# counts only the measured CPU's instructions
+	[ "${MSHARE_VM_NUMA:-0}" != 1 ] || die "MSHARE_VM_ICOUNT and MSHARE_VM_NUMA exclude each other"
+	qemu[2]=tcg,thread=single
+	qemu[6]=1
+	qemu+=(-icount shift=0,sleep=off)
+fi
 if [ "${MSHARE_VM_NUMA:-0}" = 1 ]; then
 	mem=${MSHARE_VM_MEM:-2G}
 	case "$mem" in
