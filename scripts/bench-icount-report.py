@@ -9,7 +9,7 @@ import sys
 
 UNRELATED = [
     ('anon_fault', 'anonymous page fault (per page)'),
-    ('file_fault', 'file read fault, page cache hit, no fault-around (per page)'),
+    ('file_fault', 'file read fault, page cache hit (per fault; fault-around maps 16 pages)'),
     ('fork_exit', 'fork + exit + wait'),
     ('mmap_munmap', 'mmap + touch + munmap of one page'),
     ('gup_fast', 'vmsplice of 16 pages (GUP-fast) + read'),
@@ -105,13 +105,19 @@ def section(meta, rows, out, heads):
                     m['median'] / p['median']))
     if at and rt:
         a, r = at[0], rt[0]
-        out.append('| read every page of a populated 64 MiB object again (the floor, per page) | %s (%s–%s) | 1 |' %
+        out.append('| read every page of a populated 1 GiB object again (the floor, per page) | %s (%s–%s) | 1 |' %
                    (fmt(r['median']), fmt(r['min']), fmt(r['max'])))
         out.append('| attach, then read every page (per page) | %s (%s–%s) | %.3f× the floor |' %
                    (fmt(a['median']), fmt(a['min']), fmt(a['max']),
                     a['median'] / r['median']))
-        heads.append((k, 'attach+touch of a populated object ≤ 1.1× the re-touch floor',
+        heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
                       '%.3f×' % (a['median'] / r['median'])))
+    mm, lf = pick(rows, 'attach_mmap'), pick(rows, 'link_fault')
+    if mm and lf:
+        out.append('| the attach alone: mmap() of the region (per attach) | %s (%s–%s) | |' %
+                   (fmt(mm[0]['median']), fmt(mm[0]['min']), fmt(mm[0]['max'])))
+        out.append('| the attach alone: the fault that links the slot (per attach) | %s (%s–%s) | |' %
+                   (fmt(lf[0]['median']), fmt(lf[0]['min']), fmt(lf[0]['max'])))
     out.append('')
     ch = sorted(pick(rows, 'host_change'), key=lambda r: r['n'])
     if ch:
