@@ -776,40 +776,43 @@ static vm_fault_t mshare_vm_page_mkwrite(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
-const struct vm_operations_struct mshare_vm_ops = {
-	.open		= mshare_vm_open,
-	.close		= mshare_vm_close,
-	.may_split	= mshare_vm_may_split,
-	.mprotect	= mshare_vm_mprotect,
-	.mremap		= mshare_vm_mremap,
-	.fault		= mshare_vm_fault,
-	.access		= mshare_vm_access,
-#ifdef CONFIG_NUMA
-	.get_policy	= mshare_vm_get_policy,
-	.set_policy	= mshare_vm_set_policy,
-#endif
-};
-
 /*
- * The same, for attachments of a region that has held a writable object
- * whose filesystem needs dirty tracking (region->tracked): only
- * page_mkwrite differs.  Regions of shmem, hugetlbfs and anonymous memory
- * keep the plain ops, so long-term write pins of them work as on their
- * own mappings.
+ * The vm_ops of attachments.  MSHARE_OPS_TRACKED is for attachments of a
+ * region that has held a writable object whose filesystem needs dirty
+ * tracking (region->tracked): only page_mkwrite differs, which makes GUP
+ * refuse long-term write pins.  Regions of shmem, hugetlbfs and anonymous
+ * memory keep the plain ops, so long-term write pins of them work as on
+ * their own mappings.  One array, so that "is this an attachment?" - asked
+ * on every page fault of the machine - is one compare.
  */
-const struct vm_operations_struct mshare_vm_ops_tracked = {
-	.open		= mshare_vm_open,
-	.close		= mshare_vm_close,
-	.may_split	= mshare_vm_may_split,
-	.mprotect	= mshare_vm_mprotect,
-	.mremap		= mshare_vm_mremap,
-	.fault		= mshare_vm_fault,
-	.page_mkwrite	= mshare_vm_page_mkwrite,
-	.access		= mshare_vm_access,
+const struct vm_operations_struct mshare_vm_ops[MSHARE_OPS_NR] = {
+	[MSHARE_OPS_PLAIN] = {
+		.open		= mshare_vm_open,
+		.close		= mshare_vm_close,
+		.may_split	= mshare_vm_may_split,
+		.mprotect	= mshare_vm_mprotect,
+		.mremap		= mshare_vm_mremap,
+		.fault		= mshare_vm_fault,
+		.access		= mshare_vm_access,
 #ifdef CONFIG_NUMA
-	.get_policy	= mshare_vm_get_policy,
-	.set_policy	= mshare_vm_set_policy,
+		.get_policy	= mshare_vm_get_policy,
+		.set_policy	= mshare_vm_set_policy,
 #endif
+	},
+	[MSHARE_OPS_TRACKED] = {
+		.open		= mshare_vm_open,
+		.close		= mshare_vm_close,
+		.may_split	= mshare_vm_may_split,
+		.mprotect	= mshare_vm_mprotect,
+		.mremap		= mshare_vm_mremap,
+		.fault		= mshare_vm_fault,
+		.page_mkwrite	= mshare_vm_page_mkwrite,
+		.access		= mshare_vm_access,
+#ifdef CONFIG_NUMA
+		.get_policy	= mshare_vm_get_policy,
+		.set_policy	= mshare_vm_set_policy,
+#endif
+	},
 };
 
 int mshare_attach_mmap(struct mshare_region *region, struct vm_area_struct *vma)

@@ -13,6 +13,7 @@
 #define MSHARE_COMPAT_H
 
 #include <linux/fs.h>
+#include <linux/ftrace.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
@@ -477,5 +478,26 @@ static inline long mshare_gup_remote_page(struct mm_struct *mm,
 	return get_user_pages_remote(mm, addr, 1, gup_flags, page, NULL, NULL);
 #endif
 }
+
+/*
+ * The hook reads the hooked functions' arguments and moves their entry
+ * through ftrace_regs.  ftrace's argument-only trampoline saves the
+ * argument registers and writes the instruction pointer back (livepatch
+ * relies on the same), at a fraction of the cost of a full pt_regs frame,
+ * which every page fault on the machine would pay.  6.12 added accessors;
+ * on 6.1 ftrace_regs is a pt_regs.
+ */
+#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#error "mshare needs ftrace with arguments (CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS)"
+#endif
+#ifdef MSHARE_HAVE_FTRACE_REGS_GET_ARGUMENT
+#define mshare_fregs_arg(fregs, n)	ftrace_regs_get_argument(fregs, n)
+#define mshare_fregs_set_ip(fregs, ip)	\
+	ftrace_regs_set_instruction_pointer(fregs, ip)
+#else
+#define mshare_fregs_arg(fregs, n)	\
+	regs_get_kernel_argument(&(fregs)->regs, n)
+#define mshare_fregs_set_ip(fregs, ip)	ftrace_instruction_pointer_set(fregs, ip)
+#endif
 
 #endif /* MSHARE_COMPAT_H */

@@ -64,19 +64,31 @@ static int mshare_gup_refuse(unsigned long start, unsigned long nr_pages,
 	return -EFAULT;
 }
 
+/*
+ * Entered from ftrace's argument-only trampoline at the entry of every
+ * hooked function: reads arguments and may move the entry elsewhere, with
+ * the same arguments.  ftrace calls it without its recursion guard (no
+ * FTRACE_OPS_FL_RECURSION): nothing here calls a function this ops hooks,
+ * so it cannot recurse, and it is reentrant (NMIs reach the GUP-fast
+ * entry).  Preemptible: unregistration waits for preempted tasks
+ * (synchronize_rcu_tasks() for module ops).
+ */
 static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 				struct ftrace_ops *op, struct ftrace_regs *fregs)
 {
-	struct pt_regs *regs = ftrace_get_regs(fregs);
-	struct vm_area_struct *vma = (struct vm_area_struct *)regs->di;
 	unsigned long target;
 	int i;
 
 	if (likely(ip - (unsigned long)handle_mm_fault < 16)) {
+		/* (vma, address, flags, regs) */
+		struct vm_area_struct *vma = (struct vm_area_struct *)
+			mshare_fregs_arg(fregs, 0);
+
 		/* Our own call on the host VMA has other vm_ops anyway. */
-		if (mshare_is_attachment(vma) &&
+		if (unlikely(mshare_is_attachment(vma)) &&
 		    !within_module(parent_ip, THIS_MODULE))
-			regs->ip = (unsigned long)mshare_handle_fault;
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_handle_fault);
 		return;
 	}
 	if (ip - mshare_take_all < 16) {
@@ -88,33 +100,39 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		 */
 		if (!within_module(parent_ip, THIS_MODULE) &&
 		    try_module_get(THIS_MODULE))
-			regs->ip = (unsigned long)mshare_take_all_locks;
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_take_all_locks);
 		return;
 	}
 	if (ip - mshare_drop_all < 16) {
-		mshare_attach_thaw((struct mm_struct *)regs->di);
+		mshare_attach_thaw((struct mm_struct *)
+				   mshare_fregs_arg(fregs, 0));
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
 		/* (pmd, addr, end, walk) */
-		struct mm_walk *walk = (struct mm_walk *)regs->cx;
+		struct mm_walk *walk = (struct mm_walk *)
+			mshare_fregs_arg(fregs, 3);
 
 		if (ip - mshare_walk_skip[i] >= 16)
 			continue;
 		if (walk->vma && mshare_is_attachment(walk->vma))
-			regs->ip = (unsigned long)mshare_walk_skip_pmd;
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_walk_skip_pmd);
 		return;
 	}
 	if (ip - mshare_gup_fast < 16) {
 		/* (start, nr_pages, gup_flags, pages) */
-		if ((regs->dx & FOLL_WRITE) &&
-		    mshare_gup_write_denied(regs->di, regs->si))
-			regs->ip = (unsigned long)mshare_gup_refuse;
+		if ((mshare_fregs_arg(fregs, 2) & FOLL_WRITE) &&
+		    mshare_gup_write_denied(mshare_fregs_arg(fregs, 0),
+					    mshare_fregs_arg(fregs, 1)))
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_gup_refuse);
 		return;
 	}
 	target = mshare_gate_target(ip);
 	if (target)
-		regs->ip = target;
+		mshare_fregs_set_ip(fregs, target);
 }
 
 static struct ftrace_ops mshare_hook_ops = {
@@ -126,8 +144,7 @@ static struct ftrace_ops mshare_hook_ops = {
 	 * sysctl fails (EBUSY) while the module is loaded, and loading fails
 	 * while ftrace is disabled.
 	 */
-	.flags	= FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
-		  FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT,
+	.flags	= FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT,
 };
 
 /* Add a kernel function to the hook; one line saying which on failure. */

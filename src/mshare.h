@@ -67,7 +67,7 @@ struct mshare_region {
 	/*
 	 * Once set, for good: the region has held a writable object whose
 	 * filesystem needs dirty tracking, and its attachments have the vm_ops
-	 * that make GUP refuse long-term write pins (mshare_vm_ops_tracked).
+	 * that make GUP refuse long-term write pins (MSHARE_OPS_TRACKED).
 	 */
 	bool			tracked;
 	wait_queue_head_t	mutation_done;
@@ -98,7 +98,7 @@ struct mshare_region {
  * attacher's own notifier ignores them (they are about host tables, not
  * about the attacher's links).
  */
-#define MSHARE_FWD_OWNER	((void *)&mshare_vm_ops)
+#define MSHARE_FWD_OWNER	((void *)mshare_vm_ops)
 
 /* One mapping of a region in one process (one VMA). */
 struct mshare_attach {
@@ -176,21 +176,26 @@ int mshare_attach_seal(void);
 void mshare_attach_unseal(void);
 void mshare_attach_exit(void);
 bool mshare_gup_write_denied(unsigned long start, unsigned long nr_pages);
-extern const struct vm_operations_struct mshare_vm_ops, mshare_vm_ops_tracked;
+enum { MSHARE_OPS_PLAIN, MSHARE_OPS_TRACKED, MSHARE_OPS_NR };
+extern const struct vm_operations_struct mshare_vm_ops[MSHARE_OPS_NR];
 
-/* Is this VMA an attachment (a process's mapping of a region)? */
+/*
+ * Is this VMA an attachment (a process's mapping of a region)?  One
+ * compare (the hook asks for every page fault): vm_ops points into the
+ * array only if it is one of its elements.
+ */
 static inline bool mshare_is_attachment(const struct vm_area_struct *vma)
 {
-	return vma->vm_ops == &mshare_vm_ops ||
-	       vma->vm_ops == &mshare_vm_ops_tracked;
+	return (unsigned long)vma->vm_ops - (unsigned long)mshare_vm_ops <
+	       sizeof(mshare_vm_ops);
 }
 
 /* The vm_ops an attachment of region must have now. */
 static inline const struct vm_operations_struct *
 mshare_attach_vm_ops(const struct mshare_region *region)
 {
-	return READ_ONCE(region->tracked) ? &mshare_vm_ops_tracked :
-					    &mshare_vm_ops;
+	return &mshare_vm_ops[READ_ONCE(region->tracked) ?
+			      MSHARE_OPS_TRACKED : MSHARE_OPS_PLAIN];
 }
 
 /* fault.c */
