@@ -549,7 +549,11 @@ void mshare_host_destroy(struct mshare_region *region)
  * VMAs of this region.  That waits for those inside and, until the mmap
  * write lock is dropped, sends later ones to the mmap lock.  Each also
  * gets the vm_ops the region needs now (tracked or not: GUP reads them
- * under either lock).  mmap_lock of mm held for writing.
+ * under either lock), and its links are cut.  mmap_lock of mm held for
+ * writing, so mm's attachments of the region are exactly those of its
+ * VMAs: each is made and freed under that lock (mmap, fork's ->open, the
+ * late attach; ->close).  Walking them, not the region's list, keeps a
+ * change linear in the number of attachers.
  */
 static void mshare_host_lock_vmas(struct mshare_region *region,
 				  struct mm_struct *mm)
@@ -568,8 +572,16 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
 			break;
 		if (mshare_is_attachment(vma) &&
 		    mshare_inode_region(file_inode(vma->vm_file)) == region) {
+			struct mshare_attach *att = vma->vm_private_data;
+
 			mshare_vma_write_lock(vma);
 			vma->vm_ops = mshare_attach_vm_ops(region);
+			/* (not an attachment yet: nothing linked to cut) */
+			if (att && att->mm == mm) {
+				spin_lock(&region->attach_lock);
+				mshare_attach_unlink(att, att->start, att->end);
+				spin_unlock(&region->attach_lock);
+			}
 		}
 	}
 }
@@ -675,12 +687,6 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		}
 		if (!err) {
 			mshare_host_lock_vmas(region, mms[i]);
-			spin_lock(&region->attach_lock);
-			list_for_each_entry(att, &region->attachments, node)
-				if (att->mm == mms[i])
-					mshare_attach_unlink(att, att->start,
-							     att->end);
-			spin_unlock(&region->attach_lock);
 			mmap_write_unlock(mms[i]);
 		}
 		mmdrop(mms[i]);
