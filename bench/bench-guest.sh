@@ -3,7 +3,9 @@
 # Prints RESULT lines (see mshare_bench.c); the host turns them into
 # docs/benchmarks.md.  mshare_bench_reps (kernel command line) sets the
 # repetitions, mshare_bench_max the largest N, mshare_bench_limit the cap
-# of the "as many attachers as memory allows" runs (0: skip them).
+# of the "as many attachers as memory allows" runs (0: skip them),
+# mshare_bench_limit_methods the methods of those runs (default
+# "plain mshare").
 fail=0
 # One measurement: its RESULT lines pass through; a failed run, or one
 # that saw wrong pages, fails the group at the end (after the rest ran).
@@ -15,6 +17,7 @@ B() {
 reps=${mshare_bench_reps:-5}
 max=${mshare_bench_max:-1000}
 limit=${mshare_bench_limit:-3000}
+limit_methods=${mshare_bench_limit_methods:-plain mshare}
 stamp() { echo "# $(cut -d' ' -f1 /proc/uptime) s: $*"; }
 
 # 1 GiB hugetlb objects: 512 pages, one object alive at a time.
@@ -61,7 +64,7 @@ done
 # 256 MiB is available (no OOM killer: the count stays exact).
 echo 0 > /proc/sys/vm/nr_hugepages
 if [ "$limit" -gt 0 ]; then
-	for m in plain mshare; do
+	for m in $limit_methods; do
 		stamp "limit $m"
 		B limit "$m" 1024 "$limit" 256
 	done
