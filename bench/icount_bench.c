@@ -76,7 +76,7 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *what, int n, double *v, int reps)
 {
 	qsort(v, reps, sizeof(*v), cmp_double);
-	printf("RESULT icount what=%s n=%d reps=%d median=%.1f min=%.1f max=%.1f\n",
+	printf("RESULT icount what=%s n=%d reps=%d median=%.3f min=%.3f max=%.3f\n",
 	       what, n, reps, reps % 2 ? v[reps / 2] :
 	       (v[reps / 2 - 1] + v[reps / 2]) / 2, v[0], v[reps - 1]);
 	fflush(stdout);
