@@ -18,8 +18,10 @@
 # The first boot of each kernel also runs the 60 s stress group, the
 # load group (share and stress beside stress-ng) and the stall group (two
 # 30 s waits: once per kernel is enough), the last boot of the first
-# kernel runs the pg group (PostgreSQL, about 3 minutes; apart from the
-# first boot's extra groups, so that no boot gets too long), and each
+# kernel runs the pg group (PostgreSQL, about 3 minutes) and the tracers
+# group (the hook beside the function tracers and kprobes, about 3 minutes;
+# 6.1 is the kernel whose ftrace_regs has no accessors), apart from the
+# first boot's extra groups, so that no boot gets too long; and each
 # kernel's first kmod group cycles the module 1000 times (the leak check);
 # the other boots cycle it 200 times.
 #
@@ -45,7 +47,7 @@ declare -A boot_args=(
 )
 boots=${MSHARE_BOOTS:-5level no5lvl-pti}
 root_boots=${MSHARE_ROOT_BOOTS:-${MSHARE_BOOTS:-no5lvl}}
-once=${MSHARE_ONCE_GROUPS-,pg}	# the first kernel's last boot only
+once=${MSHARE_ONCE_GROUPS-,pg,tracers}	# the first kernel's last boot only
 new_boots=${MSHARE_NEW_BOOTS:-${MSHARE_BOOTS:-5level no5lvl-pti}}
 groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"

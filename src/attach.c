@@ -368,7 +368,10 @@ void mshare_fwd_idle_wake(void)
 	wake_up_all(&mshare_fwd_idle_wq);
 }
 
-/* Unfreeze what mm froze; from the mm_drop_all_locks() hook (atomic). */
+/*
+ * Unfreeze what mm froze; from the mm_drop_all_locks() hook (process
+ * context, preemptible: takes only spinlocks, never sleeps).
+ */
 void mshare_attach_thaw(struct mm_struct *mm)
 {
 	struct mshare_attach *att, *tmp;
