@@ -111,7 +111,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		[ "$r1" = 0 ] && [ "$r2" = 0 ] && [ "$r3" = 0 ] ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
 	tracers) # the hook beside the function tracers and kprobes
-		sh /tests/tracers.sh "$mnt" "${mshare_tracers:-gup_test security_test}" >&3 2>&1 ;;
+		sh /tests/tracers.sh "$mnt" "${mshare_tracers:-gup_test}" \
+			"${mshare_tracers_cycles:-0}" >&3 2>&1 ;;
 	refusal) # the GUP-fast entry differs by kernel: kallsyms says which
 		gf=gup_fast_fallback
 		grep -q ' internal_get_user_pages_fast$' /proc/kallsyms &&
