@@ -119,8 +119,9 @@ def section(meta, rows, out, heads):
     if mm and lf:
         out.append('| the attach alone: mmap() of the region (per attach) | %s (%s–%s) | |' %
                    (fmt(mm[0]['median']), fmt(mm[0]['min']), fmt(mm[0]['max'])))
-        out.append('| the attach alone: the fault that links the slot (per attach) | %s (%s–%s) | |' %
-                   (fmt(lf[0]['median']), fmt(lf[0]['min']), fmt(lf[0]['max'])))
+        out.append('| the attach alone: the fault that links the slot (per attach) | %s (%s–%s) | %.1f%% of mmap + link |' %
+                   (fmt(lf[0]['median']), fmt(lf[0]['min']), fmt(lf[0]['max']),
+                    100 * lf[0]['median'] / (lf[0]['median'] + mm[0]['median'])))
     out.append('')
     ch = sorted(pick(rows, 'host_change'), key=lambda r: r['n'])
     if ch:
@@ -137,7 +138,7 @@ def section(meta, rows, out, heads):
             per = ((r['median'] - base) / (r['n'] - ch[0]['n'])
                    if r['n'] > ch[0]['n'] else 0)
             out.append('| %s | %s (%s–%s) | %.2f× | %s |' %
-                       (fmt(r['n']), fmt(r['median']), fmt(r['min']),
+                       ('{:,}'.format(r['n']), fmt(r['median']), fmt(r['min']),
                         fmt(r['max']), r['median'] / base,
                         fmt(per) if r['n'] > ch[0]['n'] else '–'))
         out.append('')
@@ -169,6 +170,16 @@ def main():
            'cycles: a cache miss or a serialising instruction counts as '
            'one. Wall-clock figures (page-table bytes, faults, sharers '
            'per GiB, emulated times) are in [benchmarks.md](benchmarks.md).',
+           '',
+           'How to read them: the loaded module\'s cost to unrelated work '
+           'is what ftrace\'s trampoline and the hook\'s fast path add to '
+           'every fault (the argument-only trampoline, see '
+           '[architecture.md](architecture.md) §4). A host change pays '
+           'per attacher (its mmap write lock, the write lock of its VMAs, '
+           'the forwarding of the invalidation into its notifier chain, '
+           'its TLB flush): linear in the attachers, not flat. The fault '
+           'that links a slot is a few percent of an attach, so linking at '
+           'mmap time would save little.',
            '', '## Targets', '', '| kernel | target | measured |',
            '|---|---|---|']
     for k, t, m in heads:
