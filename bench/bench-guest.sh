@@ -4,8 +4,8 @@
 # docs/benchmarks.md.  mshare_bench_reps (kernel command line) sets the
 # repetitions, mshare_bench_max the largest N, mshare_bench_limit the cap
 # of the "as many attachers as memory allows" runs (0: skip them),
-# mshare_bench_limit_methods the methods of those runs (default
-# "plain mshare").
+# mshare_bench_limit_methods the methods of those runs (comma-separated,
+# default plain,mshare).
 fail=0
 # One measurement: its RESULT lines pass through; a failed run, or one
 # that saw wrong pages, fails the group at the end (after the rest ran).
@@ -17,7 +17,7 @@ B() {
 reps=${mshare_bench_reps:-5}
 max=${mshare_bench_max:-1000}
 limit=${mshare_bench_limit:-3000}
-limit_methods=${mshare_bench_limit_methods:-plain mshare}
+limit_methods=$(echo "${mshare_bench_limit_methods:-plain,mshare}" | tr ',' ' ')
 stamp() { echo "# $(cut -d' ' -f1 /proc/uptime) s: $*"; }
 
 # 1 GiB hugetlb objects: 512 pages, one object alive at a time.

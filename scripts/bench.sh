@@ -6,7 +6,8 @@
 # Environment: MSHARE_KERNELS (default: the matrix), MSHARE_BENCH_REPS
 # (default 5), MSHARE_BENCH_MAX (largest N, default 1000),
 # MSHARE_BENCH_LIMIT (cap of the "as many sharers as memory allows" runs,
-# default 3000; 0 skips them).
+# default 3000; 0 skips them), MSHARE_BENCH_LIMIT_METHODS (the methods of
+# those runs, default "plain mshare").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +15,7 @@ kernels=${MSHARE_KERNELS:-$(host_kernels | tr '\n' ' ')}
 reps=${MSHARE_BENCH_REPS:-5}
 max=${MSHARE_BENCH_MAX:-1000}
 limit=${MSHARE_BENCH_LIMIT:-3000}
+limit_methods=${MSHARE_BENCH_LIMIT_METHODS:-plain mshare}
 mem=4G
 out=$build/bench
 mkdir -p "$out"
@@ -28,7 +30,8 @@ for k in $kernels; do
 	MSHARE_VM_MEM=$mem MSHARE_VM_TIMEOUT=5400 \
 		"$top/scripts/vm-run.sh" "$k" "bench-$k" bench \
 		mshare_bench_reps="$reps" mshare_bench_max="$max" \
-		mshare_bench_limit="$limit" >"$out/verdict-$k.txt"
+		mshare_bench_limit="$limit" \
+		mshare_bench_limit_methods="${limit_methods// /,}" >"$out/verdict-$k.txt"
 	secs=$(($(date +%s) - t0))
 	cat "$out/verdict-$k.txt"
 	if grep -q '^not ok' "$out/verdict-$k.txt"; then
