@@ -21,6 +21,7 @@
 #include <linux/shmem_fs.h>
 #include <uapi/linux/magic.h>
 #include <asm/ibt.h>
+#include <asm/nospec-branch.h>
 #include <asm/tlbflush.h>
 
 #ifdef MSHARE_HAVE_MNT_IDMAP
@@ -498,6 +499,38 @@ static inline long mshare_gup_remote_page(struct mm_struct *mm,
 #define mshare_fregs_arg(fregs, n)	\
 	regs_get_kernel_argument(&(fregs)->regs, n)
 #define mshare_fregs_set_ip(fregs, ip)	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+/*
+ * handle_mm_fault()'s hook is an ftrace direct call (hook.c).  6.1 names
+ * the ops-based interface *_multi and leaves the filter to the caller.
+ */
+#ifndef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+#error "mshare needs ftrace direct calls (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)"
+#endif
+#ifdef MSHARE_HAVE_FTRACE_DIRECT_OPS
+#define mshare_direct_register(ops, addr)	register_ftrace_direct(ops, addr)
+#define mshare_direct_unregister(ops, addr)	\
+	unregister_ftrace_direct(ops, addr, true)
+#else
+#define mshare_direct_register(ops, addr)	\
+	register_ftrace_direct_multi(ops, addr)
+static inline int mshare_direct_unregister(struct ftrace_ops *ops,
+					   unsigned long addr)
+{
+	int err = unregister_ftrace_direct_multi(ops, addr);
+
+	ftrace_free_filter(ops);
+	return err;
+}
+#endif
+/*
+ * Call depth tracking (6.2+, the "stuff" retbleed mitigation): a direct
+ * call's target accounts for the call that reached it.  Nothing to
+ * account before.
+ */
+#ifndef CALL_DEPTH_ACCOUNT
+#define CALL_DEPTH_ACCOUNT ""
 #endif
 
 #endif /* MSHARE_COMPAT_H */

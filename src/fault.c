@@ -4,9 +4,10 @@
  * VMA, under the host mm's lock, after checking the access against both
  * the attacher's and the host's rights.
  *
- * The ftrace hook on the exported handle_mm_fault() (hook.c) sends faults
- * on mshare VMAs here; this calls the real handle_mm_fault() directly on
- * the host VMA (an exported function: no kallsyms pointer, IBT-safe).
+ * The direct-call hook on the exported handle_mm_fault() (hook.c) sends
+ * faults on mshare VMAs here; this calls the real handle_mm_fault()
+ * directly on the host VMA (an exported function: no kallsyms pointer,
+ * IBT-safe).
  *
  * Lock order: attacher mmap_lock -> host mmap_lock -> attach_lock ->
  * attacher page_table_lock.
@@ -122,6 +123,15 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 		up_read(&host->mmap_lock);
 		return VM_FAULT_SIGSEGV;
 	}
+	/*
+	 * Regions do not nest (attach.c, host.c), so a host VMA is never an
+	 * attachment; the hook would send the call below back here.
+	 */
+	if (unlikely(mshare_is_attachment(hvma))) {
+		up_read(&host->mmap_lock);
+		mshare_alarm("an attachment inside a host mm\n");
+		return VM_FAULT_SIGBUS;
+	}
 
 	link = mshare_fault_link(att, slot, host, haddr);
 	if (link == -EAGAIN || link == -EBUSY) {
@@ -134,8 +144,6 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	}
 
 	ret = handle_mm_fault(hvma, haddr, flags, regs);
-	/* Not a tail call: the hook must see this module as the caller. */
-	barrier();
 
 	/*
 	 * COMPLETED, and RETRY without NOWAIT: the host lock was dropped by

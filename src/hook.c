@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The module's one ftrace hook (IPMODIFY, so the return IP can be changed):
- *  - handle_mm_fault(): faults on mshare VMAs go to mshare_handle_fault();
- *    unrelated faults pay one pointer compare;
+ * The module's ftrace hooks.  handle_mm_fault(), which every page fault of
+ * the machine enters, has a direct call of its own (below): faults on
+ * mshare VMAs go to mshare_handle_fault(), unrelated faults pay one pointer
+ * compare.  One IPMODIFY ops (the entry IP can be changed) holds the rest:
  *  - the GUP-fast entry (internal_get_user_pages_fast on 6.1,
  *    gup_fast_fallback on 6.12): a FOLL_WRITE request that touches a
  *    read-only attachment fails with EFAULT, as the slow path would;
@@ -20,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagewalk.h>
+#include <asm/asm-offsets.h>	/* CALL_DEPTH_ACCOUNT's per-CPU offset */
 
 #include "mshare.h"
 
@@ -79,18 +81,6 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 	unsigned long target;
 	int i;
 
-	if (likely(ip - (unsigned long)handle_mm_fault < 16)) {
-		/* (vma, address, flags, regs) */
-		struct vm_area_struct *vma = (struct vm_area_struct *)
-			mshare_fregs_arg(fregs, 0);
-
-		/* Our own call on the host VMA has other vm_ops anyway. */
-		if (unlikely(mshare_is_attachment(vma)) &&
-		    !within_module(parent_ip, THIS_MODULE))
-			mshare_fregs_set_ip(fregs,
-					    (unsigned long)mshare_handle_fault);
-		return;
-	}
 	if (ip - mshare_take_all < 16) {
 		/*
 		 * The module's own call (through the gate) runs as it is.  The
@@ -134,6 +124,71 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 	if (target)
 		mshare_fregs_set_ip(fregs, target);
 }
+
+/*
+ * handle_mm_fault()'s hook.  Every page fault of the machine enters it, so
+ * it is an ftrace direct call rather than a callback: ftrace's own
+ * trampoline (saving and restoring the argument registers, calling
+ * through the ops) costs some 45 instructions a fault, this about 8
+ * (docs/benchmarks-icount.md).
+ *
+ * mshare_fault_entry is called from handle_mm_fault()'s first instruction
+ * (or, when tracers share the function, from ftrace's trampoline, with the
+ * same stack): the return address at (%rsp) leads back into
+ * handle_mm_fault(), its caller's is above it, and the arguments (vma,
+ * address, flags, regs) are in %rdi, %rsi, %rdx, %rcx.  It may clobber
+ * only what no argument holds: %rax, %r10, %r11.
+ *  - vma->vm_ops outside mshare_vm_ops[]: return into handle_mm_fault();
+ *  - an attachment: the return address becomes mshare_handle_fault(),
+ *    which runs with the same arguments and returns to handle_mm_fault()'s
+ *    caller, as if called by it.  (A return, not a jump: objtool and the
+ *    unwinder see an unchanged frame.)
+ * The module's own handle_mm_fault() on a host VMA passes through: host
+ * VMAs are never attachments (regions do not nest; fault.c checks).
+ *
+ * It does not sleep and is short, but it is preemptible:
+ * unregister_ftrace_direct() waits for preempted tasks
+ * (synchronize_rcu_tasks() for module ops) before unload frees it.
+ *
+ * Two offsets come from C (an extended asm, below): the top-level asm
+ * that holds the entry cannot take operands, and CALL_DEPTH_ACCOUNT's
+ * text (a %gs: operand) cannot go into an extended one.
+ */
+void mshare_fault_entry(void);
+
+asm(
+"	.pushsection .text, \"ax\", @progbits\n"
+"	.type mshare_fault_entry, @function\n"
+"mshare_fault_entry:\n"
+	ASM_ENDBR
+	CALL_DEPTH_ACCOUNT
+"	movq mshare_vma_vm_ops(%rdi), %rax\n"
+"	leaq mshare_vm_ops(%rip), %r11\n"
+"	subq %r11, %rax\n"
+"	cmpq $mshare_vm_ops_size, %rax\n"
+"	jb 1f\n"
+	ASM_RET
+"1:	leaq mshare_handle_fault(%rip), %rax\n"
+"	movq %rax, (%rsp)\n"
+	ASM_RET
+"	.size mshare_fault_entry, .-mshare_fault_entry\n"
+"	.popsection\n");
+
+/* Never called: defines the entry's two constants for the assembler. */
+static void __used mshare_fault_entry_consts(void)
+{
+	asm(".set mshare_vma_vm_ops, %c0\n"
+	    ".set mshare_vm_ops_size, %c1\n"
+	    : : "i" (offsetof(struct vm_area_struct, vm_ops)),
+		"i" (sizeof(mshare_vm_ops)));
+}
+
+/*
+ * No PERMANENT here (ftrace's direct interface sets its own flags): the
+ * IPMODIFY ops below is, which keeps "sysctl kernel.ftrace_enabled=0"
+ * from switching this off too.
+ */
+static struct ftrace_ops mshare_fault_ops;
 
 static struct ftrace_ops mshare_hook_ops = {
 	.func	= mshare_hook,
@@ -186,9 +241,7 @@ int mshare_hook_init(void)
 		pr_err("cannot find mm_take_all_locks or mm_drop_all_locks\n");
 		return -ENOENT;
 	}
-	err = mshare_hook_ip((unsigned long)handle_mm_fault, "handle_mm_fault");
-	if (!err)
-		err = mshare_hook_ip(mshare_gup_fast, gup_fast_fn);
+	err = mshare_hook_ip(mshare_gup_fast, gup_fast_fn);
 	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_skip); i++)
 		err = mshare_hook_ip(mshare_walk_skip[i],
 				     mshare_walk_skip_fns[i]);
@@ -202,13 +255,31 @@ int mshare_hook_init(void)
 		goto out_free;
 	err = register_ftrace_function(&mshare_hook_ops);
 	if (err) {
-		pr_err("cannot install the ftrace hook: %d (kernel.ftrace_enabled=0, or livepatch or another IPMODIFY user on handle_mm_fault?)\n",
+		pr_err("cannot install the ftrace hook: %d (kernel.ftrace_enabled=0, or livepatch or another IPMODIFY user on a hooked function?)\n",
 		       err);
 		goto out_free;
+	}
+	/* After the PERMANENT ops: it fails while ftrace is disabled. */
+	err = ftrace_set_filter_ip(&mshare_fault_ops,
+				   (unsigned long)handle_mm_fault, 0, 0);
+	if (err) {
+		pr_err("cannot hook handle_mm_fault: %d (not traceable on this kernel)\n",
+		       err);
+		goto out_unregister;
+	}
+	err = mshare_direct_register(&mshare_fault_ops,
+				     (unsigned long)mshare_fault_entry);
+	if (err) {
+		pr_err("cannot install the handle_mm_fault hook: %d (livepatch, BPF or another direct call on handle_mm_fault?)\n",
+		       err);
+		ftrace_free_filter(&mshare_fault_ops);
+		goto out_unregister;
 	}
 	mshare_ksym_data_init();
 	return 0;
 
+out_unregister:
+	unregister_ftrace_function(&mshare_hook_ops);
 out_free:
 	ftrace_free_filter(&mshare_hook_ops);
 	return err;
@@ -216,6 +287,8 @@ out_free:
 
 void mshare_hook_exit(void)
 {
+	mshare_direct_unregister(&mshare_fault_ops,
+				 (unsigned long)mshare_fault_entry);
 	unregister_ftrace_function(&mshare_hook_ops);
 	ftrace_free_filter(&mshare_hook_ops);
 }
