@@ -156,8 +156,7 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
  */
 void mshare_fault_entry(void);
 
-asm(
-"	.pushsection .text, \"ax\", @progbits\n"
+asm("	.pushsection .text, \"ax\", @progbits\n"
 "	.type mshare_fault_entry, @function\n"
 "mshare_fault_entry:\n"
 	ASM_ENDBR
