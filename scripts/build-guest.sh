@@ -50,7 +50,7 @@ cp "$module" "$root/lib/modules/$kver/updates/dkms/"
 # The test-only module of the notify group (tests/mncount: counts mmu
 # notifier callbacks), built for this kernel; notify_test insmods it.
 "$top/scripts/build-mncount.sh" "$kver"
-cp "$build/mncount/$kver/mncount.ko" "$root/tests/"
+cp "$build/mncount/$kver/mncount.ko" "$build/mncount/$kver/mndirect.ko" "$root/tests/"
 # A block device (brd, a RAM disk) and a disk filesystem (ext4) for the
 # O_DIRECT and file-object tests, and overlayfs for the security group's
 # nesting attack, and zram for the fuzz group's swap, and 9p for the pg

@@ -13,5 +13,5 @@ kdir=$(kroot "$kver")/lib/modules/$kver/build
 
 out=$build/mncount/$kver
 mkdir -p "$out"
-cp -p "$top"/tests/mncount/{Kbuild,mncount.c,mncount.h} "$out/"
+cp -p "$top"/tests/mncount/{Kbuild,mncount.c,mncount.h,mndirect.c} "$out/"
 kmake "$kver" "$out" modules "$@"
