@@ -172,9 +172,13 @@ def main():
            'per GiB, emulated times) are in [benchmarks.md](benchmarks.md).',
            '',
            'How to read them: the loaded module\'s cost to unrelated work '
-           'is what ftrace\'s trampoline and the hook\'s fast path add to '
-           'every fault (the argument-only trampoline, see '
-           '[architecture.md](architecture.md) §4). A host change pays '
+           'is what the hook adds to every fault: the ftrace direct call '
+           'on handle_mm_fault, a few instructions that return at once '
+           'for a VMA that is not an attachment (see '
+           '[architecture.md](architecture.md) §4). mshare\'s own '
+           'first-touch fault pays the redirect, and on kernels with '
+           'per-VMA locks (6.12, 7.3) the retry under the mmap lock. '
+           'A host change pays '
            'per attacher (its mmap write lock, the write lock of its VMAs, '
            'the forwarding of the invalidation into its notifier chain, '
            'its TLB flush): linear in the attachers, not flat. The fault '
