@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagewalk.h>
+#include <linux/sched.h>
 #include <asm/asm-offsets.h>	/* CALL_DEPTH_ACCOUNT's per-CPU offset */
 
 #include "mshare.h"
@@ -139,10 +140,14 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
  * address, flags, regs) are in %rdi, %rsi, %rdx, %rcx.  It may clobber
  * only what no argument holds: %rax, %r10, %r11.
  *  - vma->vm_ops outside mshare_vm_ops[]: return into handle_mm_fault();
- *  - an attachment: the return address becomes mshare_handle_fault(),
- *    which runs with the same arguments and returns to handle_mm_fault()'s
- *    caller, as if called by it.  (A return, not a jump: objtool and the
- *    unwinder see an unchanged frame.)
+ *  - an attachment: the return address becomes mshare_fault_redirect, a
+ *    jump to mshare_handle_fault(), which runs with the same arguments and
+ *    returns to handle_mm_fault()'s caller, as if called by it.  A return,
+ *    not a jump, so the stack pointer never moves; and not straight to
+ *    mshare_handle_fault(): an unwinder looks up a return address's frame
+ *    at the byte before it, which here is the last of this entry's final
+ *    return, with the entry's frame, rather than the end of an unrelated
+ *    function.
  * The module's own handle_mm_fault() on a host VMA passes through: host
  * VMAs are never attachments (regions do not nest; fault.c checks).
  *
@@ -167,11 +172,19 @@ asm("	.pushsection .text, \"ax\", @progbits\n"
 "	cmpq $mshare_vm_ops_size, %rax\n"
 "	jb 1f\n"
 	ASM_RET
-"1:	leaq mshare_handle_fault(%rip), %rax\n"
+"1:	leaq mshare_fault_redirect(%rip), %rax\n"
 "	movq %rax, (%rsp)\n"
 	ASM_RET
 "	.size mshare_fault_entry, .-mshare_fault_entry\n"
+"	.type mshare_fault_redirect, @function\n"
+"mshare_fault_redirect:\n"
+	ASM_ENDBR
+"	jmp mshare_handle_fault\n"
+"	.size mshare_fault_redirect, .-mshare_fault_redirect\n"
 "	.popsection\n");
+
+/* The entry passes handle_mm_fault()'s arguments through untouched. */
+static_assert(__same_type(&mshare_handle_fault, &handle_mm_fault));
 
 /* Never called: defines the entry's two constants for the assembler. */
 static void __used mshare_fault_entry_consts(void)
@@ -286,8 +299,23 @@ out_free:
 
 void mshare_hook_exit(void)
 {
-	mshare_direct_unregister(&mshare_fault_ops,
-				 (unsigned long)mshare_fault_entry);
-	unregister_ftrace_function(&mshare_hook_ops);
+	int err, err2;
+
+	err = mshare_direct_unregister(&mshare_fault_ops,
+				       (unsigned long)mshare_fault_entry);
+	err2 = unregister_ftrace_function(&mshare_hook_ops);
+	if (err || err2) {
+		/*
+		 * ftrace refuses every change once an error has disabled it
+		 * (ftrace_kill()), and leaves the hooked functions calling
+		 * this module.  Freeing its text would crash the next page
+		 * fault on the machine; an unload that never ends does not.
+		 * TASK_IDLE: not a hung task, and no signal ends it.
+		 */
+		pr_crit("cannot remove the ftrace hooks (%d, %d: ftrace disabled itself after an error); this unload will not finish, so that the hooked functions keep valid code to call\n",
+			err, err2);
+		for (;;)
+			schedule_timeout_idle(MAX_SCHEDULE_TIMEOUT);
+	}
 	ftrace_free_filter(&mshare_hook_ops);
 }
