@@ -323,8 +323,12 @@ static int fair_server_off(char *old, size_t len)
 		}
 		mounted = 1;
 	}
-	if (read_file(FAIR_SERVER, old, len) < 0)
+	if (read_file(FAIR_SERVER, old, len) < 0) {
 		old[0] = '\0';		/* before 6.12: none */
+		if (kernel_version() >= 612)
+			diag("no %s: the fair server cannot be switched off (a 6.12 kernel without CONFIG_SCHED_DEBUG), so it may run the woken fault",
+			     FAIR_SERVER);
+	}
 	else if (write_file(FAIR_SERVER, "0"))
 		diag("cannot switch the fair server off: %s", errname(errno));
 	return mounted;
