@@ -60,8 +60,11 @@ mounted
 tap $? "modprobe.d install line mounted msharefs on $mnt"
 mounted || { finish; exit; }
 
+# Each group's time goes to the log: make check's budget is planned by it.
+uptime_s() { cut -d. -f1 /proc/uptime; }
 for g in $(echo "$groups" | tr ',' ' '); do
 	echo "# group $g" >&3
+	t0=$(uptime_s)
 	case "$g" in
 	fs)	/tests/msharefs_test "$mnt" >&3 2>&1 ;;
 	kmod)	# mncount.ko, the test module, is the control: what any module
@@ -134,6 +137,7 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		fi ;;
 	esac
 	tap $? "group $g: test program exited with status 0"
+	echo "# group $g took $(($(uptime_s) - t0)) s" >&3
 done
 
 # Unload exactly as a user would: the modprobe.d remove line unmounts first.
