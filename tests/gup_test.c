@@ -837,10 +837,17 @@ out:
 /* ---------------------- 7. a fork racing with the change that tracks */
 
 #define FK_TRIALS	6
-#define FK_VMAS		20000
 #define FK_VMA_BASE	0x30000000000UL	/* 3 TiB: below any attachment */
 #define FK_ANON_BASE	0x10000000000UL	/* 1 TiB */
-#define FK_ANON		(192UL << 20)
+
+/*
+ * The slow fork's size: 20000 VMAs and 192 MiB keep dup_mmap busy for about
+ * a second under TCG.  The debug kernel forks far slower, and at this size
+ * its set-up and six forks outlasted a 900 s alarm: a tenth of the VMAs and
+ * 32 MiB there.
+ */
+static int fk_vmas = 20000;
+static unsigned long fk_anon = 192UL << 20;
 
 /* IORING_REGISTER_BUFFERS of one page at p on a ring of its own: 0 or -errno */
 static int fk_pin(void *p)
@@ -893,15 +900,15 @@ static int fk_slow_fork_setup(char **anon)
 {
 	int t, made = 0;
 
-	*anon = mmap((void *)FK_ANON_BASE, FK_ANON, PROT_READ | PROT_WRITE,
+	*anon = mmap((void *)FK_ANON_BASE, fk_anon, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (*anon == MAP_FAILED) {
 		*anon = NULL;
 		return 0;
 	}
-	memset(*anon, 1, FK_ANON);
+	memset(*anon, 1, fk_anon);
 	/* A page apart and alternately read-only: no two of them merge. */
-	for (t = 0; t < FK_VMAS; t++) {
+	for (t = 0; t < fk_vmas; t++) {
 		char *q = mmap((void *)(FK_VMA_BASE + t * 0x2000UL), 4096,
 			       t & 1 ? PROT_READ | PROT_WRITE : PROT_READ,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
@@ -1041,6 +1048,10 @@ static void test_fork_tracking(const char *dir)
 	diag("---- 7. a fork racing with the change that makes the region tracked");
 	/* this part alone: about 20 s under TCG, minutes on the debug kernel */
 	alarm(getenv("mshare_debug_kernel") ? 900 : 120);
+	if (getenv("mshare_debug_kernel")) {
+		fk_vmas = 2000;
+		fk_anon = 32UL << 20;
+	}
 	if (system("{ [ -e /dev/ram1 ] || /sbin/modprobe brd rd_nr=2 rd_size=8192; } && "
 		   "mke2fs -q /dev/ram1 >/dev/null 2>&1 && mkdir -p /mnt/disk && "
 		   "mount -t ext4 /dev/ram1 /mnt/disk") != 0) {
@@ -1085,9 +1096,9 @@ static void test_fork_tracking(const char *dir)
 		goto out;
 
 	made = fk_slow_fork_setup(&anon);
-	if (!check(anon && made > FK_VMAS * 9 / 10,
+	if (!check(anon && made > fk_vmas * 9 / 10,
 		   "fork race: set-up (%d of %d small VMAs and %lu MiB of anonymous memory below the attachment)",
-		   made, FK_VMAS, FK_ANON >> 20))
+		   made, fk_vmas, fk_anon >> 20))
 		goto out;
 
 	for (i = 0; i < FK_TRIALS; i++) {
@@ -1120,8 +1131,8 @@ static void test_fork_tracking(const char *dir)
 	      FK_TRIALS / 2, FK_TRIALS, waited);
 out:
 	if (anon) {
-		munmap(anon, FK_ANON);
-		munmap((void *)FK_VMA_BASE, FK_VMAS * 0x2000UL);
+		munmap(anon, fk_anon);
+		munmap((void *)FK_VMA_BASE, fk_vmas * 0x2000UL);
 	}
 	if (xfd >= 0)
 		close(xfd);
