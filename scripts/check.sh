@@ -27,7 +27,7 @@
 # pages hid a page per cycle on 7.3, and the run failed as blind).  Cycles
 # are slow under the emulator (7.3, 5-level: 0.24 s for the control
 # module's, 0.92 s for mshare's): 1000 cycles in each first boot were
-# 1165 s of a 1500 s boot, and pushed CI past its 90 minutes.
+# 1165 s of a 1571 s boot, and pushed CI past its 90 minutes.
 #
 # A boot may take up to MSHARE_VM_TIMEOUT seconds (default here 1800: a
 # first boot, with stress, load, stall and 200 kmod cycles, takes about
