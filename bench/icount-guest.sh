@@ -5,10 +5,13 @@
 # docs/benchmarks-icount.md from them.  Kernel command line:
 # mshare_icount_reps (repetitions per figure, default 15),
 # mshare_icount_rounds (unloaded/loaded alternations, default 3),
-# mshare_icount_max (the largest number of attachers, default 10000).
+# mshare_icount_max (the largest number of attachers, default 10000),
+# mshare_icount_profile (the attachers of the host-change profile, default
+# 1000; 0 skips it).
 reps=${mshare_icount_reps:-15}
 rounds=${mshare_icount_rounds:-3}
 max=${mshare_icount_max:-10000}
+profile=${mshare_icount_profile:-1000}
 fail=0
 B() { # B LABEL ARGS...: one measurement, its RESULT lines labelled
 	label=$1
@@ -40,6 +43,50 @@ for n in 1 10 100 1000 10000; do
 	stamp "host change, $n attachers"
 	B module=loaded change "$n" "$reps"
 done
+
+# Where a host change's instructions go: the function graph tracer times
+# one function at a time (alone in the filter, so no traced callee adds
+# the tracer's own cost to it) over the timed changes only, with 1
+# attacher and with $profile.  Each function's time includes its callees;
+# mshare_host_to_attach, a few instructions, shows what the tracer adds to
+# each call.  Prints RESULT profile fn=F n=N changes=C calls=K ns=T (T:
+# instruction-ns in F over all C changes).
+PROFILE_FNS="mshare_host_op_exec mshare_host_lock_vmas mshare_attach_unlink
+mshare_flush_mm down_write_killable mod_delayed_work_on
+cancel_delayed_work_sync flush_signals mshare_host_forward
+mshare_flush_attachers mshare_host_to_attach vm_munmap vm_mmap_pgoff"
+T=/sys/kernel/tracing
+preps=5
+if [ "$profile" -gt 0 ] && [ "$profile" -le "$max" ]; then
+	grep -qs " $T tracefs " /proc/mounts || mount -t tracefs nodev "$T"
+	echo 0 > $T/tracing_on
+	echo 16384 > $T/buffer_size_kb
+	for n in 1 "$profile"; do
+		stamp "profile, $n attachers"
+		for fn in $PROFILE_FNS; do
+			if ! echo "$fn" > $T/set_ftrace_filter 2>/dev/null; then
+				echo "# profile: $fn cannot be traced here"
+				continue
+			fi
+			echo function_graph > $T/current_tracer
+			echo > $T/trace
+			MSHARE_ICOUNT_TRACE=1 /tests/icount_bench change "$n" \
+				"$preps" >/dev/null || fail=1
+			awk -v fn="$fn" -v n="$n" -v c="$preps" '
+				index($0, fn "();") || index($0, "} /* " fn " */") {
+					if (match($0, /[0-9]+\.[0-9]+ us/)) {
+						ns += substr($0, RSTART, RLENGTH - 3) * 1000
+						k++
+					}
+				}
+				END { printf "RESULT profile fn=%s n=%d changes=%d calls=%d ns=%.0f\n", fn, n, c, k, ns }
+			' $T/trace
+			grep -q 'LOST\|overrun' $T/trace && echo "# profile: $fn: events lost"
+			echo nop > $T/current_tracer
+		done
+		echo > $T/set_ftrace_filter
+	done
+fi
 stamp "done"
 if [ "$fail" != 0 ]; then
 	echo "# bench-icount: a measurement failed (see above)"

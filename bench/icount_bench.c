@@ -23,8 +23,10 @@
  *	guest instruction).  Also the two parts of the attach: the mmap()
  *	alone, and the one fault that links the slot.
  *   icount_bench change N REPS
- *	UNMAP + CREATE_MAPPING of a 2 MiB object with N attached processes
- *	(each linked: it has read the object once).
+ *	UNMAP + CREATE_MAPPING of a 2 MiB object with N attached processes,
+ *	each linked before every change (it has read the current object).
+ *	With MSHARE_ICOUNT_TRACE set, tracing is on during the timed changes
+ *	only (the profile runs of bench/icount-guest.sh).
  *
  * Each measurement prints one line:
  *   RESULT icount what=NAME n=N reps=R median=X min=Y max=Z
@@ -375,6 +377,54 @@ static void bench_attach(int reps)
 		free(v[i]);
 }
 
+/*
+ * The kernel's tracing switch, for `icount-guest.sh` profile runs: with
+ * MSHARE_ICOUNT_TRACE set, the tracer set up by the caller records only
+ * the timed changes, not the set-up and tear-down of the attachers.
+ */
+static void trace_window(int on)
+{
+	static int fd = -2;
+
+	if (fd == -2)
+		fd = getenv("MSHARE_ICOUNT_TRACE") ?
+			open("/sys/kernel/tracing/tracing_on", O_WRONLY) : -1;
+	if (fd >= 0 && write(fd, on ? "1" : "0", 1) != 1)
+		die("tracing_on");
+}
+
+static volatile sig_atomic_t relink;
+
+static void on_relink(int sig)
+{
+	(void)sig;
+	relink = 1;
+}
+
+/*
+ * An attacher: read the object (the fault links the slot), say so, and
+ * wait for the next change to have cut the link.  SIGUSR1 is blocked
+ * outside sigsuspend(), so a relink request is never lost.
+ */
+static void change_attacher(int fd, int rdy, const sigset_t *waitmask)
+{
+	char *p = region_attach(fd);
+
+	for (;;) {
+		touch(p, PAGE, 0);
+		if (write(rdy, "x", 1) != 1)
+			_exit(3);
+		while (!relink)
+			sigsuspend(waitmask);
+		relink = 0;
+	}
+}
+
+/*
+ * Every timed change meets N linked attachers: between two changes (not
+ * timed) each attacher reads the new object again, which links its slot,
+ * so each change has N links to cut, as in a real server.
+ */
 static void bench_change(int n, int reps)
 {
 	struct mshare_unmap mu = { .size = 2 << 20 };
@@ -383,37 +433,42 @@ static void bench_change(int n, int reps)
 		.flags = MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS,
 		.fd = (__u32)-1,
 	};
+	struct sigaction sa = { .sa_handler = on_relink };
 	double *t = calloc(reps + 1, sizeof(double));
 	pid_t *pids = calloc(n, sizeof(pid_t));
 	int fd = region_make(2 << 20), i, r, rdy[2];
+	sigset_t usr1, waitmask;
 	char c;
 
 	if (pipe(rdy))
 		die("pipe");
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigaction(SIGUSR1, &sa, NULL) ||
+	    sigprocmask(SIG_BLOCK, &usr1, &waitmask))
+		die("SIGUSR1");
 	for (i = 0; i < n; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
 			die("fork");
-		if (pids[i] == 0) {
-			char *p = region_attach(fd);
-
-			touch(p, PAGE, 0);	/* linked */
-			if (write(rdy[1], "x", 1) != 1)
-				_exit(3);
-			pause();
-			_exit(0);
-		}
+		if (pids[i] == 0)
+			change_attacher(fd, rdy[1], &waitmask);
 	}
-	for (i = 0; i < n; i++)
-		if (read(rdy[0], &c, 1) != 1)
-			die("ready");
 	for (r = 0; r <= reps; r++) {
-		double t0 = now_ns();
+		double t0;
 
+		for (i = 0; i < n; i++)
+			if (read(rdy[0], &c, 1) != 1)
+				die("ready");
+		trace_window(r > 0);
+		t0 = now_ns();
 		if (ioctl(fd, MSHAREFS_UNMAP, &mu) ||
 		    ioctl(fd, MSHAREFS_CREATE_MAPPING, &mc))
 			die("replace");
 		t[r] = now_ns() - t0;
+		trace_window(0);
+		for (i = 0; r < reps && i < n; i++)
+			kill(pids[i], SIGUSR1);
 	}
 	for (i = 0; i < n; i++)
 		kill(pids[i], SIGKILL);

@@ -17,7 +17,7 @@ UNRELATED = [
 
 
 def parse(path):
-    meta, rows = {}, []
+    meta, rows, prof = {}, [], []
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -34,6 +34,13 @@ def parse(path):
                     row[k] = float(row[k])
                 row['n'] = int(row['n'])
                 rows.append(row)
+            elif line.startswith('RESULT profile '):
+                row = dict(w.partition('=')[::2] for w in line.split()[2:])
+                for k in ('n', 'changes', 'calls'):
+                    row[k] = int(row[k])
+                row['ns'] = float(row['ns'])
+                prof.append(row)
+    meta['profile'] = prof
     return meta, rows
 
 
@@ -128,8 +135,9 @@ def section(meta, rows, out, heads):
         base = ch[0]['median']
         out.append('### Host change (UNMAP + CREATE_MAPPING of 2 MiB) against the number of attachers')
         out.append('')
-        out.append('Each attacher has read the object once, so its slot is '
-                   'linked and the change must reach it.')
+        out.append('Before every change (not timed) each attacher reads the '
+                   'current object, so its slot is linked and every change '
+                   'has every attacher\'s link to cut.')
         out.append('')
         out.append('| attachers | per change (lowest–highest) | vs %d attacher | added per attacher beyond the first |' %
                    ch[0]['n'])
@@ -146,10 +154,62 @@ def section(meta, rows, out, heads):
         if thousand:
             heads.append((k, 'host change, 1 → 1,000 attachers ≤ 2×',
                           '%.2f×' % (thousand[0]['median'] / base)))
+        profile(meta['profile'], out)
         big = ch[-1]
         heads.append((k, 'host change with %s attachers' % fmt(big['n']),
                       '%s instruction-ns (%.1f× one attacher)' %
                       (fmt(big['median']), big['median'] / base)))
+
+
+PROFILE = [
+    ('mshare_host_op_exec', 'the whole change, from the ioctl (thread start, begin, host work, end)'),
+    ('mshare_host_lock_vmas', 'begin, per attacher: its VMAs walked, write-locked, links cut'),
+    ('mshare_attach_unlink', '  of which: cut the links'),
+    ('mshare_flush_mm', '  of which: the attacher\'s TLB flush after the cut'),
+    ('down_write_killable', 'begin, per attacher: its mmap write lock'),
+    ('mod_delayed_work_on', 'begin, per attacher: arm the 30 s lock timer'),
+    ('cancel_delayed_work_sync', 'begin, per attacher: disarm it'),
+    ('flush_signals', 'begin, per attacher: drop a timer\'s SIGKILL'),
+    ('vm_munmap', 'host work: munmap in the host (includes forwarding and flushes)'),
+    ('vm_mmap_pgoff', 'host work: mmap in the host (includes forwarding and flushes)'),
+    ('mshare_host_forward', 'notifier forwarding to every attacher (start and end)'),
+    ('mshare_flush_attachers', 'host TLB flush reaching every attacher'),
+    ('mshare_host_to_attach', 'a few-instruction function: the tracer\'s own cost per call'),
+]
+
+
+def profile(prof, out):
+    """The function-graph profile of the host change (icount-guest.sh):
+    instruction-ns per change in each function, with 1 attacher and with
+    the most profiled, and what each attacher beyond the first adds."""
+    ns = sorted({r['n'] for r in prof})
+    if len(ns) < 2:
+        return
+    lo, hi = ns[0], ns[-1]
+    by = {(r['fn'], r['n']): r for r in prof}
+    out.append('#### Where a host change\'s instructions go (function-graph profile)')
+    out.append('')
+    out.append('Each function is traced alone over 5 timed changes (the '
+               'function graph tracer, its filter holding only that '
+               'function), with %d and with %s linked attachers. A '
+               'function\'s figure includes its callees; rows that say '
+               '"of which" are parts of the row above. Every traced call also carries the '
+               'tracer\'s own cost, shown by the last row.' %
+               (lo, '{:,}'.format(hi)))
+    out.append('')
+    out.append('| function | what it is | calls per change (%d / %s) | per change, %d attacher | per change, %s attachers | added per attacher |' %
+               (lo, '{:,}'.format(hi), lo, '{:,}'.format(hi)))
+    out.append('|---|---|---|---|---|---|')
+    for fn, label in PROFILE:
+        a, b = by.get((fn, lo)), by.get((fn, hi))
+        if not a or not b or not a['changes'] or not b['changes']:
+            continue
+        pa, pb = a['ns'] / a['changes'], b['ns'] / b['changes']
+        out.append('| `%s` | %s | %s / %s | %s | %s | %s |' %
+                   (fn, label.strip(), fmt(a['calls'] / a['changes']),
+                    fmt(b['calls'] / b['changes']), fmt(pa), fmt(pb),
+                    fmt((pb - pa) / (hi - lo))))
+    out.append('')
 
 
 def main():
