@@ -287,6 +287,44 @@ static void logop(const char *fmt, ...)
 	__atomic_add_fetch(&ws->logpos, 1, __ATOMIC_RELEASE);
 }
 
+/* Wait up to secs for child pid to end; 1 if it did (or is gone). */
+static int reap(pid_t pid, int secs)
+{
+	int i, st;
+
+	for (i = 0; i < secs * 10; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/*
+ * A child that even SIGKILL does not end sleeps uninterruptibly in the
+ * kernel: a hang to report, not to wait for (the run would end only at
+ * the guest's timeout).  Print where it sleeps and go on without it.
+ */
+static void stuck(const char *who, pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	diag("%s (pid %d) is stuck in the kernel after SIGKILL; its kernel stack:",
+	     who, (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		diag("  %s", line);
+	}
+	if (f)
+		fclose(f);
+	sh->fails++;
+}
+
 static void dump_log(int w)
 {
 	struct wshared *x = &sh->w[w];
@@ -2125,21 +2163,20 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
 	for (w = 0; w < sh->nworkers; w++) {
-		for (i = 0; i < 600; i++) {
-			pid = waitpid(sh->w[w].pid, &st, WNOHANG);
-			if (pid == sh->w[w].pid || (pid < 0 && errno == ECHILD))
-				break;
-			usleep(100000);
-		}
-		if (i == 600) {
-			diag("worker %d did not stop in 60 s", w);
-			dump_log(w);
-			sh->fails++;
-			kill(sh->w[w].pid, SIGKILL);
-			waitpid(sh->w[w].pid, &st, 0);
-		}
+		if (reap(sh->w[w].pid, 60))
+			continue;
+		diag("worker %d did not stop in 60 s", w);
+		dump_log(w);
+		sh->fails++;
+		kill(sh->w[w].pid, SIGKILL);
+		if (!reap(sh->w[w].pid, 30))
+			stuck("worker", sh->w[w].pid);
 	}
-	waitpid(actor, &st, 0);
+	if (!reap(actor, 60)) {
+		kill(actor, SIGKILL);
+		if (!reap(actor, 30))
+			stuck("the system actor", actor);
+	}
 	while (waitpid(-1, &st, WNOHANG) > 0)
 		;
 	sleep(1);
