@@ -61,6 +61,8 @@ if [ "$profile" -gt 0 ] && [ "$profile" -le "$max" ]; then
 	grep -qs " $T tracefs " /proc/mounts || mount -t tracefs nodev "$T"
 	echo 0 > $T/tracing_on
 	echo 16384 > $T/buffer_size_kb
+	# a call split by a sleep ends in "} /* F */", not a bare "}"
+	echo 1 > $T/options/funcgraph-tail
 	for n in 1 "$profile"; do
 		stamp "profile, $n attachers"
 		for fn in $PROFILE_FNS; do
@@ -86,6 +88,7 @@ if [ "$profile" -gt 0 ] && [ "$profile" -le "$max" ]; then
 		done
 		echo > $T/set_ftrace_filter
 	done
+	echo 0 > $T/options/funcgraph-tail
 fi
 stamp "done"
 if [ "$fail" != 0 ]; then
