@@ -2069,11 +2069,13 @@ static int setup_env(int ver)
 				   "madvise");
 		}
 	}
-	diag("setup: hugetlb %s, ext4 %s, swap %s, %d NUMA node(s)%s, shmem THP %s",
+	diag("setup: hugetlb %s, ext4 %s, swap %s, %d NUMA node(s)%s, shmem THP %s%s%s",
 	     sh->has_hugetlb ? "yes" : "no", sh->has_ext4 ? "yes" : "no",
 	     access("/sys/block/zram0", F_OK) ? "no" : "zram",
 	     sh->nodes, sh->nodes >= 2 ? " with balancing" : "",
-	     sh->thp_shmem ? "advise + khugepaged" : "never");
+	     sh->thp_shmem ? "advise + khugepaged" : "never",
+	     sh->thp_enabled[0] ? ", THP madvise, was " : "",
+	     sh->thp_enabled);
 	return sh->has_hugetlb && sh->has_ext4;
 }
 
