@@ -75,7 +75,11 @@ if [ "$profile" -gt 0 ] && [ "$profile" -le "$max" ]; then
 			MSHARE_ICOUNT_TRACE=1 /tests/icount_bench change "$n" \
 				"$preps" >/dev/null || fail=1
 			awk -v fn="$fn" -v n="$n" -v c="$preps" '
-				index($0, fn "();") || index($0, "} /* " fn " */") {
+				# a module function reads "F [mshare]()"
+				index($0, " " fn "();") ||
+				index($0, " " fn " [mshare]();") ||
+				index($0, "/* " fn " */") ||
+				index($0, "/* " fn " [mshare] */") {
 					if (match($0, /[0-9]+\.[0-9]+ us/)) {
 						ns += substr($0, RSTART, RLENGTH - 3) * 1000
 						k++

@@ -202,7 +202,8 @@ def profile(prof, out):
     out.append('|---|---|---|---|---|---|')
     for fn, label in PROFILE:
         a, b = by.get((fn, lo)), by.get((fn, hi))
-        if not a or not b or not a['changes'] or not b['changes']:
+        if (not a or not b or not a['changes'] or not b['changes'] or
+                not b['calls']):
             continue
         pa, pb = a['ns'] / a['changes'], b['ns'] / b['changes']
         out.append('| `%s` | %s | %s / %s | %s | %s | %s |' %
