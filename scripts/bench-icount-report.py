@@ -197,19 +197,33 @@ def profile(prof, out):
                'tracer\'s own cost, shown by the last row.' %
                (lo, '{:,}'.format(hi)))
     out.append('')
-    out.append('| function | what it is | calls per change (%d / %s) | per change, %d attacher | per change, %s attachers | added per attacher |' %
+    cal = by.get(('mshare_host_to_attach', hi))
+    per_call = cal['ns'] / cal['calls'] if cal and cal['calls'] else None
+    out.append('| function | what it is | calls per change (%d / %s) | per change, %d attacher | per change, %s attachers | added per attacher | the same, less the tracer\'s cost per call |' %
                (lo, '{:,}'.format(hi), lo, '{:,}'.format(hi)))
-    out.append('|---|---|---|---|---|---|')
+    out.append('|---|---|---|---|---|---|---|')
     for fn, label in PROFILE:
         a, b = by.get((fn, lo)), by.get((fn, hi))
         if (not a or not b or not a['changes'] or not b['changes'] or
                 not b['calls']):
             continue
         pa, pb = a['ns'] / a['changes'], b['ns'] / b['changes']
-        out.append('| `%s` | %s | %s / %s | %s | %s | %s |' %
-                   (fn, label.strip(), fmt(a['calls'] / a['changes']),
-                    fmt(b['calls'] / b['changes']), fmt(pa), fmt(pb),
-                    fmt((pb - pa) / (hi - lo))))
+        ca, cb = a['calls'] / a['changes'], b['calls'] / b['changes']
+        net = ('–' if per_call is None or fn == 'mshare_host_to_attach' else
+               fmt(((pb - cb * per_call) - (pa - ca * per_call)) / (hi - lo)))
+        out.append('| `%s` | %s | %s / %s | %s | %s | %s | %s |' %
+                   (fn, label.strip(), fmt(ca), fmt(cb), fmt(pa), fmt(pb),
+                    fmt((pb - pa) / (hi - lo)), net))
+    out.append('')
+    if per_call is not None:
+        out.append('The tracer\'s cost per traced call is taken as the '
+                   'time of `mshare_host_to_attach` per call (%s), a '
+                   'function of a few instructions; the last column '
+                   'subtracts it from every call.' % fmt(per_call))
+    else:
+        out.append('No module function was traced in this run, so the '
+                   'tracer\'s cost per call is not known here: the figures '
+                   'include it.')
     out.append('')
 
 
