@@ -254,9 +254,11 @@ def main():
            'first-touch fault pays the redirect, and on kernels with '
            'per-VMA locks (6.12, 7.3) the retry under the mmap lock. '
            'A host change pays '
-           'per attacher (its mmap write lock, the write lock of its VMAs, '
-           'the forwarding of the invalidation into its notifier chain, '
-           'its TLB flush): linear in the attachers, not flat. The fault '
+           'per attacher (its mmap write lock under a 30 s timer, a walk '
+           'and write lock of its VMAs, the forwarding of the invalidation '
+           'into its notifier chain, its TLB flush): linear in the '
+           'attachers, not flat; each kernel\'s profile below says how '
+           'much each part costs. The fault '
            'that links a slot is a few percent of an attach, so linking at '
            'mmap time would save little.',
            '', '## Targets', '', '| kernel | target | measured |',
