@@ -136,6 +136,13 @@ def section(meta, rows, out, heads):
                           (aq['median'] / rq['median'], aq['reps'],
                            rq['reps'], a['reps'],
                            a['median'] / r['median'])))
+        elif rq:
+            heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
+                          '%.3f× (medians of all %s repetitions: every '
+                          'attach window here took an interrupt, %d of the '
+                          'floor\'s did not)' %
+                          (a['median'] / r['median'], a['reps'],
+                           rq[0]['reps'])))
         else:
             heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
                           '%.3f× (medians); %.3f× (lowest of each: a timer tick '
