@@ -119,36 +119,23 @@ def section(meta, rows, out, heads):
                    (fmt(a['median']), fmt(a['min']), fmt(a['max']),
                     a['median'] / r['median']))
         aq, rq = pick(rows, 'attach_touch_quiet'), pick(rows, 'retouch_quiet')
+        for label, q in (('the floor', rq), ('attach + read', aq)):
+            if q:
+                out.append('| %s, repetitions without an interrupt in the window (%d of %s) | %s (%s–%s) | %.3f× the floor |' %
+                           (label, q[0]['reps'], a['reps'], fmt(q[0]['median']),
+                            fmt(q[0]['min']), fmt(q[0]['max']),
+                            q[0]['median'] / (rq or [r])[0]['median']))
         if aq and rq:
-            aq, rq = aq[0], rq[0]
-            out.append('| the floor, repetitions without an interrupt in the window (%d of %s) | %s (%s–%s) | 1 |' %
-                       (rq['reps'], a['reps'], fmt(rq['median']),
-                        fmt(rq['min']), fmt(rq['max'])))
-            out.append('| attach + read, repetitions without an interrupt in the window (%d of %s) | %s (%s–%s) | %.3f× the floor |' %
-                       (aq['reps'], a['reps'], fmt(aq['median']),
-                        fmt(aq['min']), fmt(aq['max']),
-                        aq['median'] / rq['median']))
-            heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
-                          '%.3f× (medians of the repetitions without an '
-                          'interrupt in the window: %d and %d of %s); %.3f× '
-                          '(medians of all: a timer tick adds 7–20%% to the '
-                          '1.3 M-instruction window it falls in)' %
-                          (aq['median'] / rq['median'], aq['reps'],
-                           rq['reps'], a['reps'],
-                           a['median'] / r['median'])))
-        elif rq:
-            heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
-                          '%.3f× (medians of all %s repetitions: every '
-                          'attach window here took an interrupt, %d of the '
-                          'floor\'s did not)' %
-                          (a['median'] / r['median'], a['reps'],
-                           rq[0]['reps'])))
+            how = ('medians of the repetitions without an interrupt in the '
+                   'window: %d and %d of %s; all: %.3f×' %
+                   (aq[0]['reps'], rq[0]['reps'], a['reps'],
+                    a['median'] / r['median']))
+            a, r = aq[0], rq[0]
         else:
-            heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
-                          '%.3f× (medians); %.3f× (lowest of each: a timer tick '
-                          'in the 1.3 M-instruction window adds to some '
-                          'repetitions)' % (a['median'] / r['median'],
-                                            a['min'] / r['min'])))
+            how = ('medians of all %s repetitions: every attach window '
+                   'took an interrupt' % a['reps'])
+        heads.append((k, 'attach+touch of a populated 1 GiB object ≤ 1.1× the re-touch floor',
+                      '%.3f× (%s)' % (a['median'] / r['median'], how)))
     mm, lf = pick(rows, 'attach_mmap'), pick(rows, 'link_fault')
     if mm and lf:
         out.append('| the attach alone: mmap() of the region (per attach) | %s (%s–%s) | |' %
