@@ -149,6 +149,7 @@ struct wshared {
 	long ops;
 	long op_count[NOPS];
 	double op_secs[NOPS];	/* time spent in each kind */
+	double setup_secs;	/* starting incarnations: a region, files */
 	unsigned int logpos;
 	char log[LOGN][112];	/* the last operations, a ring */
 };
@@ -164,6 +165,7 @@ struct shared {
 	long signals;		/* unexpected signals */
 	long kills, respawns, foreign_faults, foreign_zeros, foreign_tags;
 	long uring_io;		/* fixed-buffer I/Os done through attachments */
+	double actor_secs;	/* the system actor's time in its actions */
 	char first_fail[256];
 	struct wshared w[MAXW];
 };
@@ -1855,8 +1857,10 @@ static int worker(int w, int incarnation)
 		ws->path[0] = 0;
 		unlink(old);
 	}
+	t0 = now();
 	cleanup_files();
 	new_region();
+	ws->setup_secs += now() - t0;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
 		opno++;
 		op = pick_op();
@@ -1933,9 +1937,11 @@ static void system_actor(void)
 	char *m;
 	size_t len;
 	pid_t pid;
+	double t0, busy, pause;
 
 	rng_state = sh->seed ^ 0xa11ce5ULL;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		t0 = now();
 		switch (rn(4)) {
 		case 0:
 			write_file("/proc/sys/vm/compact_memory", "1");
@@ -1961,7 +1967,16 @@ static void system_actor(void)
 					rn(2) ? &mask1 : &mask0);
 			break;
 		}
-		usleep(rn(300000));
+		/*
+		 * At most a third of one CPU: on a debug kernel one action
+		 * takes seconds, and back to back they took 89% of the run's
+		 * time and starved the workers whose calls they are there to
+		 * disturb.
+		 */
+		busy = now() - t0;
+		sh->actor_secs += busy;
+		pause = rn(300000) / 1e6;
+		usleep((useconds_t)((pause > 2 * busy ? pause : 2 * busy) * 1e6));
 	}
 	_exit(0);
 }
@@ -2126,6 +2141,7 @@ int main(int argc, char **argv)
 	const char *e;
 	char kline[512] = "";
 	long ops = 0, min_ops;
+	double op_secs = 0, setup_secs = 0;
 	int secs, w, st, kfd, bad_log_seen = 0, ok_setup, i, missing = 0;
 	pid_t pid, actor;
 	uint64_t seed;
@@ -2221,8 +2237,12 @@ int main(int argc, char **argv)
 		bad_log_seen = 1;
 	teardown_env();
 
-	for (w = 0; w < sh->nworkers; w++)
+	for (w = 0; w < sh->nworkers; w++) {
 		ops += sh->w[w].ops;
+		setup_secs += sh->w[w].setup_secs;
+		for (i = 0; i < NOPS; i++)
+			op_secs += sh->w[w].op_secs[i];
+	}
 	if (sh->fails || sh->signals || bad_log_seen) {
 		diag("FAILED with seed %llu: %s", (unsigned long long)seed,
 		     sh->first_fail[0] ? sh->first_fail : kline);
@@ -2234,6 +2254,9 @@ int main(int argc, char **argv)
 	diag("foreign reads: %ld tags, %ld zeros, %ld faults; io_uring fixed-buffer I/Os: %ld",
 	     sh->foreign_tags, sh->foreign_zeros, sh->foreign_faults,
 	     sh->uring_io);
+	/* where the time went: a slow kernel shows here first */
+	diag("time: workers %.0f s in operations and %.0f s starting incarnations (of %d x %.0f s); the system actor %.0f s in its actions",
+	     op_secs, setup_secs, sh->nworkers, now() - start, sh->actor_secs);
 	for (i = 0; i < NOPS; i++) {
 		double t = 0;
 		long n = 0;
