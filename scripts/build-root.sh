@@ -18,10 +18,8 @@ r=$roots/trixie
 export DEBIAN_FRONTEND=noninteractive
 
 src=/etc/apt/sources.list.d/debian.sources
-uri=$(awk '/^URIs:/ {print $2; exit}' "$src" 2>/dev/null || true)
-key=$(awk '/^Signed-By:/ {print $2; exit}' "$src" 2>/dev/null || true)
-: "${uri:=http://deb.debian.org/debian}"
-: "${key:=/usr/share/keyrings/debian-archive-keyring.gpg}"
+archive=$(apt_archive)
+uri=${archive%% *} key=${archive#* }
 securi=$(awk '/^URIs:/ && /security/ {print $2; exit}' "$src" 2>/dev/null || true)
 : "${securi:=${uri%/debian}/debian-security}"
 

@@ -136,3 +136,23 @@ die() {
 	echo "$(basename "$0"): $*" >&2
 	exit 1
 }
+
+# This machine's Debian archive and its signing key, printed as "URI KEY":
+# the first non-security URIs: of its deb822 debian.sources, else the first
+# non-security deb line of its sources.list.  Other suites
+# (bookworm-backports, trixie) are reached through that archive; the
+# repository names none itself.
+apt_archive() {
+	local src=/etc/apt/sources.list.d/debian.sources uri="" key=""
+	if [ -f "$src" ]; then
+		uri=$(awk '/^URIs:/ && !/security/ { print $2; exit }' "$src")
+		key=$(awk '/^Signed-By:/ { print $2; exit }' "$src")
+	fi
+	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+		uri=$(awk '$1 == "deb" && !/security/ {
+			for (i = 2; i <= NF; i++)
+				if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+	fi
+	[ -n "$uri" ] || die "no Debian archive in this machine's apt sources ($src, /etc/apt/sources.list)"
+	echo "$uri ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"
+}

@@ -12,6 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+. "$(dirname "$0")/lib.sh"
 
 have_kernel() { # $1 = glob of the kernel release
 	compgen -G "/boot/vmlinuz-$1" >/dev/null &&
@@ -31,11 +32,8 @@ done
 bp=/etc/apt/sources.list.d/mshare-bookworm-backports.sources
 if [ ! -f "$bp" ]; then
 	# Same archive and key as the machine's own bookworm entry.
-	src=/etc/apt/sources.list.d/debian.sources
-	uri=$(awk '/^URIs:/ {print $2; exit}' "$src" 2>/dev/null || true)
-	key=$(awk '/^Signed-By:/ {print $2; exit}' "$src" 2>/dev/null || true)
-	: "${uri:=http://deb.debian.org/debian}"
-	: "${key:=/usr/share/keyrings/debian-archive-keyring.gpg}"
+	archive=$(apt_archive)
+	uri=${archive%% *} key=${archive#* }
 	printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
 		"$uri" "$key" >"$bp"
 	need_update=1
