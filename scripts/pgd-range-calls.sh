@@ -6,8 +6,8 @@
 # the sources cannot settle that; the distribution's binary can.  Debian
 # ships each kernel's vmlinux with symbols in linux-image-<release>-dbg
 # (about 1 GB): this downloads it (not installed), extracts vmlinux and
-# prints the symbols named free_pgd_range* and every function that calls
-# or jumps to free_pgd_range.  A kernel of a build root (trixie's, see
+# prints the symbols named free_pgd_range* and, for each, every function
+# that calls or jumps to it.  A kernel of a build root (trixie's, see
 # scripts/build-root.sh) is downloaded by that root's apt.
 #
 # Usage: scripts/pgd-range-calls.sh RELEASE [DIR]
