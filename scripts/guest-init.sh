@@ -83,6 +83,8 @@ for g in $(echo "$groups" | tr ',' ' '); do
 	placement) /tests/placement_test "$mnt" >&3 2>&1 ;;
 	churn)	/tests/churn_test "$mnt" >&3 2>&1 ;;
 	tables)	/tests/tables_test "$mnt" >&3 2>&1 ;;
+	hwpoison) # poisons a huge page for good: make check runs it last
+		/tests/hwpoison_test "$mnt" >&3 2>&1 ;;
 	access)	/tests/access_test "$mnt" >&3 2>&1 ;;
 	stall)	# an attacher's own stalled mmap lock (FUSE, uid 65534)
 		/tests/stall_test "$mnt" >&3 2>&1 ;;

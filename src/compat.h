@@ -341,6 +341,26 @@ static inline void mshare_mn_range_init(struct mmu_notifier_range *range,
 }
 
 /*
+ * A PMD entry that is neither none, nor present, nor a THP migration
+ * entry: in a host, a hugetlb hwpoison entry (hook.c).  7.x moved the
+ * tests of such entries to linux/leafops.h, under other names.
+ */
+#ifdef MSHARE_HAVE_PMD_IS_MIGRATION_ENTRY
+#include <linux/leafops.h>
+#define mshare_pmd_is_migration(pmd)	pmd_is_migration_entry(pmd)
+#else
+#include <linux/swap.h>
+#include <linux/swapops.h>
+#define mshare_pmd_is_migration(pmd)	is_pmd_migration_entry(pmd)
+#endif
+
+static inline bool mshare_pmd_poisoned(pmd_t pmd)
+{
+	return !pmd_none(pmd) && !pmd_present(pmd) &&
+	       !mshare_pmd_is_migration(pmd);
+}
+
+/*
  * Before 6.6, khugepaged's retract_page_tables() freed the PTE table of
  * every PMD-aligned mapping of a collapsed file at once, under that mm's
  * mmap lock only: for a host mm, attachers' slow GUP and page walks would

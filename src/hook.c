@@ -8,7 +8,8 @@
  *    gup_fast_fallback on 6.12): a FOLL_WRITE request that touches a
  *    read-only attachment fails with EFAULT, as the slow path would;
  *  - the pmd_entry callbacks of the generic walkers that change entries
- *    (beyond accessed/dirty bits) of what they walk: skipped on attachments;
+ *    (beyond accessed/dirty bits) of what they walk, or misread a
+ *    poisoned hugetlb entry: skipped on attachments;
  *  - mm_take_all_locks()/mm_drop_all_locks(): a notifier registration on
  *    an attacher's mm freezes forwarding into it (attach.c);
  *  - the call-gate stubs of ksym.c: entered, they continue in the kernel
@@ -34,30 +35,62 @@ static unsigned long mshare_take_all, mshare_drop_all;
  * host's tables (HMM, GUP and the /proc readers need them to), and they
  * judge what they find by the attacher's VMA.  Most only read, or set
  * accessed/dirty bits under the split locks that live in the shared
- * tables.  These pmd_entry callbacks change more, in tables every
- * attacher shares, and take a 2 MiB hugetlb leaf for a transparent huge
- * page; on an attachment they do nothing:
+ * tables.  Some pmd_entry callbacks do more, in tables every attacher
+ * shares, and take a 2 MiB hugetlb leaf for a transparent huge page; on
+ * an attachment they do nothing (SKIP):
  *  - MADV_COLD/MADV_PAGEOUT split a "THP" the range covers part of (on a
  *    hugetlb page: corrupted page lists, a kernel BUG on 6.12); they are
  *    hints, and the pages are the host's to age;
  *  - /proc/PID/clear_refs write-protects every entry for soft-dirty
  *    tracking (PMD leaves through pmdp_invalidate()) and clears accessed
  *    bits: one attacher, read-only or not, would do that to the entries of
- *    all of them.  Soft-dirty tracking of an attachment is not supported.
+ *    all of them.  Soft-dirty tracking of an attachment is not supported;
+ *  - mbind(MPOL_MF_STRICT) walks even VMAs it cannot migrate, and takes a
+ *    hugetlb hwpoison entry (below) for a THP: pmd_folio() of it is the
+ *    struct page of an unrelated pfn (the entry's pfn bits are inverted),
+ *    which it reads.  mbind of an attachment fails anyway (EINVAL).
+ * A hugetlb page that memory failure hits (a real memory error, or root's
+ * MADV_HWPOISON) leaves a hwpoison swap entry in the host's PMD, and a
+ * walker of a non-hugetlb VMA expects no swap entry there but a THP
+ * migration entry:
+ *  - pagemap (any attacher's read of /proc/self/pagemap) asserts that it
+ *    is one: a kernel BUG on CONFIG_DEBUG_VM kernels.  Over such an entry
+ *    it reports a hole instead (HOLE), as it would for the poisoned page
+ *    of a hugetlb mapping of its own: not present.
  * The other walkers and why they are safe: docs/architecture.md, 2.
  */
-static const char * const mshare_walk_skip_fns[] = {
-	"madvise_cold_or_pageout_pte_range",
-	"clear_refs_pte_range",
+enum mshare_walk_mode { MSHARE_WALK_SKIP, MSHARE_WALK_HOLE };
+
+static const struct {
+	const char *name;
+	enum mshare_walk_mode mode;
+} mshare_walk_fns[] = {
+	{ "madvise_cold_or_pageout_pte_range",	MSHARE_WALK_SKIP },
+	{ "clear_refs_pte_range",		MSHARE_WALK_SKIP },
+	{ "queue_folios_pte_range",		MSHARE_WALK_SKIP },
+	{ "pagemap_pmd_range",			MSHARE_WALK_HOLE },
 };
 
-static unsigned long mshare_walk_skip[ARRAY_SIZE(mshare_walk_skip_fns)];
+static unsigned long mshare_walk_ip[ARRAY_SIZE(mshare_walk_fns)];
 
-/* Stands in for the callbacks above: same arguments, same int result. */
+/* Stands in for the SKIP callbacks: same arguments, same int result. */
 static int mshare_walk_skip_pmd(pmd_t *pmd, unsigned long addr,
 				unsigned long end, struct mm_walk *walk)
 {
 	return 0;
+}
+
+/*
+ * Stands in for a HOLE callback over a poisoned entry: the walk's own hole
+ * callback fills [addr, end) (pagemap's keeps its output in step with the
+ * addresses); 3 is the PMD level's depth.
+ */
+static int mshare_walk_hole_pmd(pmd_t *pmd, unsigned long addr,
+				unsigned long end, struct mm_walk *walk)
+{
+	if (!walk->ops->pte_hole)
+		return 0;
+	return walk->ops->pte_hole(addr, end, 3, walk);
 }
 
 /* Stands in for the GUP-fast entry: same arguments, same int result. */
@@ -100,16 +133,28 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 				   mshare_fregs_arg(fregs, 0));
 		return;
 	}
-	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
+	for (i = 0; i < ARRAY_SIZE(mshare_walk_ip); i++) {
 		/* (pmd, addr, end, walk) */
 		struct mm_walk *walk = (struct mm_walk *)
 			mshare_fregs_arg(fregs, 3);
 
-		if (ip - mshare_walk_skip[i] >= 16)
+		if (ip - mshare_walk_ip[i] >= 16)
 			continue;
-		if (walk->vma && mshare_is_attachment(walk->vma))
+		if (!walk->vma || !mshare_is_attachment(walk->vma))
+			return;
+		/*
+		 * The walker holds the attacher's mmap lock, which keeps the
+		 * host's tables below its links (host changes take it).  An
+		 * entry poisoned after this read still meets the assertion:
+		 * a memory failure on that very page during the read.
+		 */
+		if (mshare_walk_fns[i].mode == MSHARE_WALK_SKIP)
 			mshare_fregs_set_ip(fregs,
 					    (unsigned long)mshare_walk_skip_pmd);
+		else if (mshare_pmd_poisoned(READ_ONCE(*(pmd_t *)
+					mshare_fregs_arg(fregs, 0))))
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_walk_hole_pmd);
 		return;
 	}
 	if (ip - mshare_gup_fast < 16) {
@@ -240,10 +285,10 @@ int mshare_hook_init(void)
 		       gup_fast_fns[0], gup_fast_fns[1]);
 		return -ENOENT;
 	}
-	for (i = 0; i < ARRAY_SIZE(mshare_walk_skip); i++) {
-		mshare_walk_skip[i] = mshare_ksym(mshare_walk_skip_fns[i]);
-		if (!mshare_walk_skip[i]) {
-			pr_err("cannot find %s\n", mshare_walk_skip_fns[i]);
+	for (i = 0; i < ARRAY_SIZE(mshare_walk_ip); i++) {
+		mshare_walk_ip[i] = mshare_ksym(mshare_walk_fns[i].name);
+		if (!mshare_walk_ip[i]) {
+			pr_err("cannot find %s\n", mshare_walk_fns[i].name);
 			return -ENOENT;
 		}
 	}
@@ -254,9 +299,9 @@ int mshare_hook_init(void)
 		return -ENOENT;
 	}
 	err = mshare_hook_ip(mshare_gup_fast, gup_fast_fn);
-	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_skip); i++)
-		err = mshare_hook_ip(mshare_walk_skip[i],
-				     mshare_walk_skip_fns[i]);
+	for (i = 0; !err && i < ARRAY_SIZE(mshare_walk_ip); i++)
+		err = mshare_hook_ip(mshare_walk_ip[i],
+				     mshare_walk_fns[i].name);
 	if (!err)
 		err = mshare_hook_ip(mshare_take_all, "mm_take_all_locks");
 	if (!err)
