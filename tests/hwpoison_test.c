@@ -224,11 +224,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		mnt = argv[1];
 	setvbuf(stdout, NULL, _IONBF, 0);
-	snprintf(dir, sizeof(dir), "%s/hwpoison_%d", mnt, (int)getpid());
-	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
-		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+	if (region_dir(mnt, "hwpoison", dir))
 		return tap_done();
-	}
 	if (write_file("/proc/sys/vm/nr_hugepages", "4")) {
 		check(0, "set-up: reserve 4 huge pages: %s", errname(errno));
 		return tap_done();

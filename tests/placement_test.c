@@ -265,11 +265,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		mnt = argv[1];
 	setvbuf(stdout, NULL, _IONBF, 0);
-	snprintf(dir, sizeof(dir), "%s/place_%d", mnt, (int)getpid());
-	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
-		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+	if (region_dir(mnt, "place", dir))
 		return tap_done();
-	}
 	test_memcg();
 	test_rlimits();
 	test_concurrency();

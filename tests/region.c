@@ -49,6 +49,16 @@ fail:
 	return -1;
 }
 
+int region_dir(const char *mnt, const char *prefix, char *dir)
+{
+	snprintf(dir, PATH_MAX, "%s/%s_%d", mnt, prefix, (int)getpid());
+	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
+		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int region_place(int fd, uint64_t roff, uint64_t size, uint64_t off,
 		 unsigned int prot, unsigned int flags, int objfd)
 {

@@ -22,6 +22,13 @@
 int region_make(const char *dir, const char *name, mode_t mode,
 		uint64_t size, char *path);
 
+/*
+ * Make the test's own directory <mnt>/<prefix>_<pid>, mode 01777 (the
+ * unprivileged parts create regions in it too), and write its path to
+ * dir (PATH_MAX bytes).  0, or -1 after a failed set-up check.
+ */
+int region_dir(const char *mnt, const char *prefix, char *dir);
+
 /* MSHAREFS_CREATE_MAPPING; the ioctl's result, errno set */
 int region_place(int fd, uint64_t roff, uint64_t size, uint64_t off,
 		 unsigned int prot, unsigned int flags, int objfd);

@@ -797,11 +797,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		mnt = argv[1];
 	setvbuf(stdout, NULL, _IONBF, 0);
-	snprintf(dir, sizeof(dir), "%s/sec_%d", mnt, (int)getpid());
-	if (mkdir(dir, 01777) || chmod(dir, 01777)) {
-		check(0, "set-up: mkdir %s: %s", dir, errname(errno));
+	if (region_dir(mnt, "sec", dir))
 		return tap_done();
-	}
 	test_readonly();
 	test_nesting();
 	test_nx();
