@@ -67,7 +67,9 @@ static const struct {
 } mshare_walk_fns[] = {
 	{ "madvise_cold_or_pageout_pte_range",	MSHARE_WALK_SKIP },
 	{ "clear_refs_pte_range",		MSHARE_WALK_SKIP },
+#ifdef CONFIG_NUMA	/* mm/mempolicy.c is built only with NUMA */
 	{ "queue_folios_pte_range",		MSHARE_WALK_SKIP },
+#endif
 	{ "pagemap_pmd_range",			MSHARE_WALK_HOLE },
 };
 
@@ -143,10 +145,11 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 		if (!walk->vma || !mshare_is_attachment(walk->vma))
 			return;
 		/*
-		 * The walker holds the attacher's mmap lock, which keeps the
-		 * host's tables below its links (host changes take it).  An
-		 * entry poisoned after this read still meets the assertion:
-		 * a memory failure on that very page during the read.
+		 * The walker holds the attacher's mmap lock or its VMA's
+		 * lock, which keeps the host's tables below its links (host
+		 * changes take both).  An entry poisoned after this read
+		 * still meets the assertion: a memory failure on that very
+		 * page during the read.
 		 */
 		if (mshare_walk_fns[i].mode == MSHARE_WALK_SKIP)
 			mshare_fregs_set_ip(fregs,

@@ -19,7 +19,9 @@
  *      BUG (pagemap_pmd_range asserts that a PMD swap entry is a
  *      migration entry)
  *   2. smaps, numa_maps, mincore and PAGEMAP_SCAN (6.7+) of that attacher
- *      read the range without a kernel report
+ *      read the range without a kernel report; so do the owner's mincore
+ *      (which walks the tables only for a caller that may write the file)
+ *      and pagemap
  *   3. its mbind(MPOL_MF_STRICT) fails with EINVAL (attachments take no
  *      policy) without reading the struct page of an unrelated pfn (the
  *      hwpoison entry's pfn bits are inverted)
@@ -77,6 +79,39 @@ static uint64_t pagemap_of(const void *addr)
 	return e;
 }
 
+/*
+ * The pagemap entries of both huge pages in one read (the hole must keep
+ * the output in step with the addresses): 512 not present nor swapped,
+ * then 512 present.
+ */
+static int pagemap_range_ok(const char *p)
+{
+	static uint64_t e[2 * HPAGE / PG];
+	size_t i, n = 2 * HPAGE / PG;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	ssize_t got = -1;
+
+	if (fd >= 0) {
+		got = pread(fd, e, sizeof(e), (off_t)((uintptr_t)p / PG * 8));
+		close(fd);
+	}
+	if (got != (ssize_t)sizeof(e)) {
+		diag("pagemap read of %zu entries: %zd (%s)", n, got,
+		     errname(errno));
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		int present = !!(e[i] & PM_PRESENT), swap = !!(e[i] & PM_SWAP);
+
+		if (swap || present != (i >= n / 2)) {
+			diag("pagemap entry %zu of %zu: 0x%016llx", i, n,
+			     (unsigned long long)e[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Read a whole /proc file; its length, or -1 */
 static long read_all(const char *path)
 {
@@ -122,12 +157,14 @@ static int reader_child(void *arg)
 		return 102;
 	}
 
-	/* 1. pagemap */
+	/* 1. pagemap, one entry at a time and the whole range in one read */
 	e0 = pagemap_of(p);
 	e1 = pagemap_of(p + HPAGE);
 	diag("reader: pagemap entries 0x%016llx (poisoned), 0x%016llx (neighbour)",
 	     (unsigned long long)e0, (unsigned long long)e1);
 	if (e0 & (PM_PRESENT | PM_SWAP) || !(e1 & PM_PRESENT))
+		return 1;
+	if (!pagemap_range_ok(p))
 		return 1;
 
 	/* 2. the other readers */
@@ -217,8 +254,9 @@ static const char * const reader_checks[] = {
 
 int main(int argc, char **argv)
 {
-	char path[PATH_MAX];
-	int fd, st, i, failed;
+	char path[PATH_MAX], buf[32] = "";
+	unsigned char vec[2 * HPAGE / PG];
+	int fd = -1, st, i, failed;
 	char *p = NULL;
 
 	if (argc > 1)
@@ -226,9 +264,12 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (region_dir(mnt, "hwpoison", dir))
 		return tap_done();
-	if (write_file("/proc/sys/vm/nr_hugepages", "4")) {
-		check(0, "set-up: reserve 4 huge pages: %s", errname(errno));
-		return tap_done();
+	if (write_file("/proc/sys/vm/nr_hugepages", "4") ||
+	    read_file("/proc/sys/vm/nr_hugepages", buf, sizeof(buf)) < 0 ||
+	    atoi(buf) < 2) {
+		check(0, "set-up: reserve 4 huge pages (got %d): %s", atoi(buf),
+		      errname(errno));
+		goto out_dir;
 	}
 	fd = region_make(dir, "poison", 0644, A, path);
 	if (!check(fd >= 0 &&
@@ -249,13 +290,21 @@ int main(int argc, char **argv)
 
 	st = run_as(NOBODY, reader_child, path);
 	failed = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	/* exit code k: checks before k passed; 100 and up: set-up failed */
+	/* exit code k: checks before k passed; 99 and up: set-up failed */
 	for (i = 0; i < 4; i++)
-		check(failed == 0 || (failed > i + 1 && failed < 100),
+		check(failed == 0 || (failed > i + 1 && failed < 99),
 		      "%d. read-only attacher (uid 65534): %s", i + 1,
 		      reader_checks[i]);
 	if (failed)
 		diag("reader: %s", wait_str(st));
+
+	/*
+	 * mincore walks the tables only for a caller that could write the
+	 * file (can_do_mincore()): the owner, not the reader
+	 */
+	check(!mincore(p, 2 * HPAGE, vec) && pagemap_range_ok(p),
+	      "the owner's mincore and whole-range pagemap read of the poisoned range (mincore: %d %d)",
+	      vec[0] & 1, vec[HPAGE / PG] & 1);
 
 	/* 5. the entry-changing walkers stay out; the neighbour is intact */
 	madvise(p, 2 * HPAGE, MADV_COLD);
@@ -284,6 +333,7 @@ out:
 		unlink(path);
 	}
 	write_file("/proc/sys/vm/nr_hugepages", "0");
+out_dir:
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
 	return tap_done();
