@@ -546,7 +546,8 @@ void mshare_host_destroy(struct mshare_region *region)
  * One attachment a change must lock and cut, as the region's list had it
  * when links were forbidden (region->mutating): its mm, pinned with
  * mmgrab(), and its VMA's start.  att is only compared, never followed:
- * the attachment may be gone by the time its mm's lock is held.
+ * the attachment may be gone by the time its mm's lock is held.  Only a
+ * VMA whose vm_private_data equals it, found under that lock, is followed.
  */
 struct mshare_change_target {
 	struct mm_struct		*mm;
@@ -575,9 +576,12 @@ struct mshare_change_target {
  *    lock before it can link or be pinned (GUP checks vm_ops again after
  *    the fault's retry).
  * The VMA found must still be this attachment's: gone (unmapped, its mm
- * exited) it has nothing linked; 6.8+ leaves a failed fork's child mm
- * holding the parent's VMAs after the point where it stopped, hence the
- * vm_mm test.  A new attachment of the region at the same place is
+ * exited) it has nothing linked.  The lookup only ever finds one of t->mm's
+ * own VMAs: a fork that failed on 6.8 to 6.x leaves the parent's VMAs in
+ * the child's tree only past a zero entry where it stopped (mtree_load()
+ * reads that as NULL), and the child's attachments were made by ->open
+ * for VMAs copied before it; 7.x tears the child's tree down under its
+ * write lock.  A new attachment of the region at the same place is
  * harmless to cut: it has nothing linked either.
  */
 static void mshare_host_lock_vma(struct mshare_region *region,
@@ -586,7 +590,7 @@ static void mshare_host_lock_vma(struct mshare_region *region,
 	struct vm_area_struct *vma = vma_lookup(t->mm, t->start);
 	struct mshare_attach *att;
 
-	if (!vma || vma->vm_mm != t->mm || !mshare_is_attachment(vma) ||
+	if (!vma || !mshare_is_attachment(vma) ||
 	    vma->vm_private_data != t->att ||
 	    mshare_inode_region(file_inode(vma->vm_file)) != region)
 		return;
@@ -622,7 +626,8 @@ static void mshare_host_lock_vma(struct mshare_region *region,
  * current (or, between waits, any next) wait could reach it.  It kills
  * only under w->lock while a wait is marked, and the wait unmarks itself
  * under that lock before it drops the signal, so no SIGKILL can reach a
- * later wait.
+ * later wait.  It runs on system_long_wq, which every supported kernel
+ * has: 7.x logs a warning for work queued on the deprecated system_wq.
  */
 struct mshare_lock_wait {
 	struct delayed_work	work;
@@ -653,7 +658,7 @@ static void mshare_lock_wait_expired(struct work_struct *work)
 	}
 	spin_unlock(&w->lock);
 	/* cancel_delayed_work_sync() stops a work that re-queues itself */
-	queue_delayed_work(system_wq, &w->work, again);
+	queue_delayed_work(system_long_wq, &w->work, again);
 }
 
 static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
@@ -678,9 +683,9 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
 }
 
 /*
- * Before changing the host: forbid new links, then, for each attacher mm in
- * turn, take its mmap_lock for writing (and write-lock its VMAs of the
- * region) and only then cut its links and flush its TLB.  Slow GUP and
+ * Before changing the host: forbid new links, then, for each attachment
+ * listed at that moment, take its mm's mmap_lock for writing (and write-lock
+ * its VMA) and only then cut its links and flush its TLB.  Slow GUP and
  * page-table walkers hold one of those locks for reading and read an
  * upper-level entry more than once (follow_p4d_mask checks the P4D entry,
  * pud_offset() reads it again), so an entry must never be cleared under
@@ -691,7 +696,7 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
  * there with -EBUSY (the links already cut come back on the next faults).
  * A change that places a writable object needing dirty tracking (tracked)
  * marks the region first, and its attachments take the vm_ops that say so
- * (mshare_attach_track()) while their mmap_lock is held.
+ * (mshare_attach_vm_ops()) while their mmap_lock is held.
  * Called by the region's one running change; may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region,
@@ -730,7 +735,7 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	INIT_DELAYED_WORK_ONSTACK(&w.work, mshare_lock_wait_expired);
 	allow_kernel_signal(SIGKILL);
 	if (i)
-		queue_delayed_work(system_wq, &w.work, MSHARE_LOCK_WAIT);
+		queue_delayed_work(system_long_wq, &w.work, MSHARE_LOCK_WAIT);
 	while (i--) {
 		if (!err && mshare_host_mmap_lock(&w, t[i].mm)) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
