@@ -177,13 +177,13 @@ def section(meta, rows, out, heads):
 
 PROFILE = [
     ('mshare_host_op_exec', 'the whole change, from the ioctl (thread start, begin, host work, end)'),
-    ('mshare_host_lock_vmas', 'begin, per attacher: its VMAs walked, write-locked, links cut'),
+    ('mshare_host_change_begin', 'begin: the attachments listed, then per attacher its mmap write lock, its VMA looked up, write-locked, links cut'),
     ('mshare_attach_unlink', '  of which: cut the links'),
     ('mshare_flush_mm', '  of which: the attacher\'s TLB flush after the cut'),
-    ('down_write_killable', 'begin, per attacher: its mmap write lock'),
-    ('mod_delayed_work_on', 'begin, per attacher: arm the 30 s lock timer'),
-    ('cancel_delayed_work_sync', 'begin, per attacher: disarm it'),
-    ('flush_signals', 'begin, per attacher: drop a timer\'s SIGKILL'),
+    ('down_write_killable', 'mmap write locks: each attacher\'s in begin, and the host mm\'s'),
+    ('mtree_load', 'maple tree lookups: each attachment\'s VMA in begin, and any other'),
+    ('queue_delayed_work_on', 'begin: arm the 30 s lock timer (once per change)'),
+    ('cancel_delayed_work_sync', 'begin: disarm it (once per change)'),
     ('vm_munmap', 'host work: munmap in the host (includes forwarding and flushes)'),
     ('vm_mmap_pgoff', 'host work: mmap in the host (includes forwarding and flushes)'),
     ('mshare_host_forward', 'notifier forwarding to every attacher (start and end)'),
@@ -268,8 +268,8 @@ def main():
            'first-touch fault pays the redirect, and on kernels with '
            'per-VMA locks (6.12, 7.3) the retry under the mmap lock. '
            'A host change pays '
-           'per attacher (its mmap write lock under a 30 s timer, a walk '
-           'and write lock of its VMAs, the forwarding of the invalidation '
+           'per attacher (its mmap write lock, a lookup and write lock of '
+           'its attachment\'s VMA, the forwarding of the invalidation '
            'into its notifier chain, its TLB flush): linear in the '
            'attachers, not flat; each kernel\'s profile below says how '
            'much each part costs. The fault '

@@ -124,6 +124,8 @@ bad+='hard LOCKUP|rcu: INFO|detected stall|Call Trace|corruption|'
 bad+='Poison overwritten|Redzone|Object padding|still has objects|'
 bad+='Unable to handle|stack-protector|double fault|invalid opcode|'
 bad+='kernel stack overflow|leaked|Memory leak|'
+# 7.x: work queued on a deprecated workqueue (system_wq) is logged once
+bad+='enqueued on deprecated workqueue|'
 # Page-table corruption (mm/pgtable-generic.c prints these without a stack
 # trace) and the module's own alarms.
 bad+='\bbad p(gd|4d|ud|md)\b|mshare: ALARM:'

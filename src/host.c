@@ -543,47 +543,63 @@ void mshare_host_destroy(struct mshare_region *region)
 }
 
 /*
+ * One attachment a change must lock and cut, as the region's list had it
+ * when links were forbidden (region->mutating): its mm, pinned with
+ * mmgrab(), and its VMA's start.  att is only compared, never followed:
+ * the attachment may be gone by the time its mm's lock is held.  Only a
+ * VMA whose vm_private_data equals it, found under that lock, is followed.
+ */
+struct mshare_change_target {
+	struct mm_struct		*mm;
+	unsigned long			start;
+	const struct mshare_attach	*att;
+};
+
+/*
  * Walkers that hold no mmap lock, only an attachment VMA's read lock
  * (7.3: MADV_DONTNEED/MADV_FREE zaps, /proc/PID/smaps and numa_maps walks,
- * besides the fault path, which fault.c bounces): write-lock each of mm's
- * VMAs of this region.  That waits for those inside and, until the mmap
- * write lock is dropped, sends later ones to the mmap lock.  Each also
- * gets the vm_ops the region needs now (tracked or not: GUP reads them
- * under either lock), and its links are cut.  mmap_lock of mm held for
- * writing, so mm's attachments of the region are exactly those of its
- * VMAs: each is made and freed under that lock (mmap, fork's ->open, the
- * late attach; ->close).  Walking them, not the region's list, keeps a
- * change linear in the number of attachers.
+ * besides the fault path, which fault.c bounces): write-lock the target's
+ * VMA.  That waits for those inside and, until the mmap write lock is
+ * dropped, sends later ones to the mmap lock.  It also gets the vm_ops the
+ * region needs now (tracked or not: GUP reads them under either lock), and
+ * its links are cut.  mmap_lock of t->mm held for writing.
+ *
+ * Only the snapshot's attachments need this, so each is looked up, not
+ * found by walking all of its mm's VMAs (a cost per attacher that grew
+ * with its other mappings).  Any other mapping of the region has no link:
+ *  - an attachment made after the snapshot, because links have been
+ *    forbidden since; it read the region's tracking after joining the
+ *    list (mshare_attach_new() takes attach_lock), so its vm_ops are right;
+ *  - a fork copy whose attachment could not be made (mshare_vm_open()),
+ *    which is in the same state as such a copy in an mm the snapshot does
+ *    not name at all: its late attach sets its vm_ops under its mm's write
+ *    lock before it can link or be pinned (GUP checks vm_ops again after
+ *    the fault's retry).
+ * The VMA found must still be this attachment's: gone (unmapped, its mm
+ * exited) it has nothing linked.  The lookup only ever finds one of t->mm's
+ * own VMAs: a fork that failed on 6.8 to 6.x leaves the parent's VMAs in
+ * the child's tree only past a zero entry where it stopped (mtree_load()
+ * reads that as NULL), and the child's attachments were made by ->open
+ * for VMAs copied before it; 7.x tears the child's tree down under its
+ * write lock.  A new attachment of the region at the same place is
+ * harmless to cut: it has nothing linked either.
  */
-static void mshare_host_lock_vmas(struct mshare_region *region,
-				  struct mm_struct *mm)
+static void mshare_host_lock_vma(struct mshare_region *region,
+				 const struct mshare_change_target *t)
 {
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma = vma_lookup(t->mm, t->start);
+	struct mshare_attach *att;
 
-	VMA_ITERATOR(vmi, mm, 0);
-
-	for_each_vma(vmi, vma) {
-		/*
-		 * 6.8+: a fork that failed after this attachment's ->open
-		 * left XA_ZERO_ENTRY where it stopped, and the parent's VMAs
-		 * after it, until the child's exit_mmap(); none is this mm's.
-		 */
-		if (xa_is_zero(vma))
-			break;
-		if (mshare_is_attachment(vma) &&
-		    mshare_inode_region(file_inode(vma->vm_file)) == region) {
-			struct mshare_attach *att = vma->vm_private_data;
-
-			mshare_vma_write_lock(vma);
-			vma->vm_ops = mshare_attach_vm_ops(region);
-			/* (not an attachment yet: nothing linked to cut) */
-			if (att && att->mm == mm) {
-				spin_lock(&region->attach_lock);
-				mshare_attach_unlink(att, att->start, att->end);
-				spin_unlock(&region->attach_lock);
-			}
-		}
-	}
+	if (!vma || !mshare_is_attachment(vma) ||
+	    vma->vm_private_data != t->att ||
+	    mshare_inode_region(file_inode(vma->vm_file)) != region)
+		return;
+	att = vma->vm_private_data;
+	mshare_vma_write_lock(vma);
+	vma->vm_ops = mshare_attach_vm_ops(region);
+	spin_lock(&region->attach_lock);
+	mshare_attach_unlink(att, att->start, att->end);
+	spin_unlock(&region->attach_lock);
 }
 
 /*
@@ -601,12 +617,25 @@ static void mshare_host_lock_vmas(struct mshare_region *region,
  * readers wait behind it, so a busy attacher cannot starve it); a delayed
  * work ends it with a kernel-sent SIGKILL.  The change thread lets in only
  * kernel-sent signals (allow_kernel_signal(): kill(2) of the thread stays
- * ignored), and this is the only one sent to it: it is flushed after each
- * wait.
+ * ignored), and this is the only one sent to it.
+ *
+ * One work serves the whole lock phase, armed once: re-arming and
+ * cancelling a timer for each attacher cost a fifth of a change.  Each
+ * wait only records when it began; the work, when it runs, kills a wait
+ * that has lasted MSHARE_LOCK_WAIT and otherwise comes back when the
+ * current (or, between waits, any next) wait could reach it.  It kills
+ * only under w->lock while a wait is marked, and the wait unmarks itself
+ * under that lock before it drops the signal, so no SIGKILL can reach a
+ * later wait.  It runs on system_long_wq, which every supported kernel
+ * has: 7.x logs a warning for work queued on the deprecated system_wq.
  */
 struct mshare_lock_wait {
 	struct delayed_work	work;
 	struct task_struct	*task;
+	spinlock_t		lock;		/* guards since, waiting, killed */
+	unsigned long		since;		/* jiffies: the wait's start */
+	bool			waiting;
+	bool			killed;
 };
 
 static void mshare_lock_wait_expired(struct work_struct *work)
@@ -614,8 +643,22 @@ static void mshare_lock_wait_expired(struct work_struct *work)
 	struct mshare_lock_wait *w = container_of(to_delayed_work(work),
 						  struct mshare_lock_wait,
 						  work);
+	unsigned long again = MSHARE_LOCK_WAIT;
 
-	send_sig(SIGKILL, w->task, 1);
+	spin_lock(&w->lock);
+	if (w->waiting) {
+		unsigned long waited = jiffies - w->since;
+
+		if (waited >= MSHARE_LOCK_WAIT) {
+			send_sig(SIGKILL, w->task, 1);
+			w->killed = true;
+		} else {
+			again = MSHARE_LOCK_WAIT - waited;
+		}
+	}
+	spin_unlock(&w->lock);
+	/* cancel_delayed_work_sync() stops a work that re-queues itself */
+	queue_delayed_work(system_long_wq, &w->work, again);
 }
 
 static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
@@ -623,17 +666,26 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
 {
 	int err;
 
-	mod_delayed_work(system_wq, &w->work, MSHARE_LOCK_WAIT);
+	spin_lock(&w->lock);
+	w->since = jiffies;
+	w->waiting = true;
+	spin_unlock(&w->lock);
 	err = mmap_write_lock_killable(mm);
-	cancel_delayed_work_sync(&w->work);
-	flush_signals(current);
+	spin_lock(&w->lock);
+	w->waiting = false;
+	if (w->killed) {
+		/* (the lock may have come first: then it is held, err 0) */
+		flush_signals(current);
+		w->killed = false;
+	}
+	spin_unlock(&w->lock);
 	return err;
 }
 
 /*
- * Before changing the host: forbid new links, then, for each attacher mm in
- * turn, take its mmap_lock for writing (and write-lock its VMAs of the
- * region) and only then cut its links and flush its TLB.  Slow GUP and
+ * Before changing the host: forbid new links, then, for each attachment
+ * listed at that moment, take its mm's mmap_lock for writing (and write-lock
+ * its VMA) and only then cut its links and flush its TLB.  Slow GUP and
  * page-table walkers hold one of those locks for reading and read an
  * upper-level entry more than once (follow_p4d_mask checks the P4D entry,
  * pud_offset() reads it again), so an entry must never be cleared under
@@ -644,28 +696,28 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
  * there with -EBUSY (the links already cut come back on the next faults).
  * A change that places a writable object needing dirty tracking (tracked)
  * marks the region first, and its attachments take the vm_ops that say so
- * (mshare_attach_track()) while their mmap_lock is held.
+ * (mshare_attach_vm_ops()) while their mmap_lock is held.
  * Called by the region's one running change; may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region,
 				    bool tracked)
 {
 	struct mshare_lock_wait w = { .task = current };
+	struct mshare_change_target *t;
 	struct mshare_attach *att;
-	struct mm_struct **mms;
 	unsigned int n, i;
 	int err = 0;
 
 	for (;;) {
 		n = READ_ONCE(region->nr_attach);
-		mms = kvmalloc_array(n + 1, sizeof(*mms), GFP_KERNEL);
-		if (!mms)
+		t = kvmalloc_array(n + 1, sizeof(*t), GFP_KERNEL);
+		if (!t)
 			return -ENOMEM;
 		spin_lock(&region->attach_lock);
 		if (region->nr_attach <= n)
 			break;
 		spin_unlock(&region->attach_lock);
-		kvfree(mms);
+		kvfree(t);
 	}
 	region->mutating = true;
 	if (tracked)
@@ -673,27 +725,34 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	i = 0;
 	list_for_each_entry(att, &region->attachments, node) {
 		mmgrab(att->mm);
-		mms[i++] = att->mm;
+		t[i].mm = att->mm;
+		t[i].start = att->start;
+		t[i++].att = att;
 	}
 	spin_unlock(&region->attach_lock);
 
+	spin_lock_init(&w.lock);
 	INIT_DELAYED_WORK_ONSTACK(&w.work, mshare_lock_wait_expired);
 	allow_kernel_signal(SIGKILL);
+	if (i)
+		queue_delayed_work(system_long_wq, &w.work, MSHARE_LOCK_WAIT);
 	while (i--) {
-		if (!err && mshare_host_mmap_lock(&w, mms[i])) {
+		if (!err && mshare_host_mmap_lock(&w, t[i].mm)) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
 					    MSHARE_LOCK_WAIT / HZ);
 			err = -EBUSY;
 		}
 		if (!err) {
-			mshare_host_lock_vmas(region, mms[i]);
-			mmap_write_unlock(mms[i]);
+			mshare_host_lock_vma(region, &t[i]);
+			mmap_write_unlock(t[i].mm);
 		}
-		mmdrop(mms[i]);
+		mmdrop(t[i].mm);
 	}
+	cancel_delayed_work_sync(&w.work);
+	/* a SIGKILL sent as the last wait ended was dropped by that wait */
 	disallow_signal(SIGKILL);
 	destroy_delayed_work_on_stack(&w.work);
-	kvfree(mms);
+	kvfree(t);
 	if (err)
 		mshare_host_change_end(region);
 	return err;

@@ -35,6 +35,11 @@
  *   4. once the attacker is killed and its FUSE connection aborted, the
  *      owner's UNMAP and CREATE_MAPPING succeed, and the new object reads
  *      zero
+ *   5. each attacher's wait has 30 s of its own, not the change as a
+ *      whole: two attackers stall, the one the change waits for first
+ *      lets go after 20 s and the other 20 s later; the UNMAP succeeds
+ *      after about 40 s, and the next change at once (no SIGKILL meant
+ *      for a wait reaches anything after it)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -647,6 +652,146 @@ static int stalled_change(int fd, enum change ch, const char *name)
 	return 1;
 }
 
+/*
+ * Whether a change is queued for pid's mmap lock: a reader of
+ * /proc/PID/smaps_rollup (mmap_read_lock_killable on every kernel; the
+ * maps file is read under VMA locks on 7.x) waits behind a queued writer,
+ * though the stalled reader's read lock alone would let it in.  1 if the
+ * read is still waiting after 2 s, 0 if it finished, -1 if it failed.
+ */
+static int change_waits_for(pid_t pid)
+{
+	char file[64], buf[4096];
+	double t0 = now();
+	pid_t probe;
+	int st;
+
+	snprintf(file, sizeof(file), "/proc/%d/smaps_rollup", (int)pid);
+	fflush(stdout);
+	probe = fork();
+	if (probe < 0)
+		return -1;
+	if (probe == 0)
+		_exit(read_file(file, buf, sizeof(buf)) < 0);
+	if (wait_until(probe, t0, 2.0, &st))
+		return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+	kill(probe, SIGKILL);		/* a killable wait */
+	waitpid(probe, &st, 0);
+	return 1;
+}
+
+/* Kill one attacker and its daemon (which ends its FUSE connection). */
+static int attacker_kill(pid_t pid)
+{
+	double t0 = now();
+	int st;
+
+	kill(-pid, SIGKILL);
+	if (wait_until(pid, t0, AFTER_KILL_MAX, &st))
+		return 1;
+	diag("attacker %d: still there %.0f s after SIGKILL", (int)pid,
+	     AFTER_KILL_MAX);
+	diag_tasks(pid, "attacker");
+	return 0;
+}
+
+/*
+ * Part 5.  Which attacher a change waits for first is the module's
+ * business, so the test asks the kernel (change_waits_for) and releases
+ * that one first.  A time limit on the whole lock phase instead of on
+ * each wait would give up (EBUSY) at 30 s.
+ */
+#define TURN		20.0	/* each attacker's stall, once waited for */
+
+static void two_stalls(int fd)
+{
+	pid_t a[2], tid, owner;
+	int alive[2] = { 0, 0 };
+	int i, k, first = -1, st = 0, lines;
+	double t0, dt;
+
+	for (i = 0; i < 2; i++) {
+		a[i] = attacker_start(&tid);
+		attacker_pid = 0;	/* these two are killed here, by group */
+		if (!check(a[i] > 0, "5. set-up: attacker %d (uid 65534) stalls in FUSE, attached read-only",
+			   i + 1))
+			goto out;
+		alive[i] = 1;
+	}
+	kmsg_mark();
+	t0 = now();
+	owner = change_start(fd, CH_UNMAP);
+	if (owner < 0) {
+		check(0, "5. fork");
+		goto out;
+	}
+	/* which attacker's lock the change is queued on */
+	while (first < 0 && now() - t0 < 10) {
+		for (i = 0; i < 2 && first < 0; i++)
+			if (change_waits_for(a[i]) == 1)
+				first = i;
+		usleep(200000);
+	}
+	if (!check(first >= 0, "5. the change waits for one attacker's mmap lock (found after %.1f s)",
+		   now() - t0))
+		goto out_owner;
+	while (now() - t0 < TURN)
+		usleep(50000);
+	alive[first] = 0;
+	if (!check(attacker_kill(a[first]), "5. the attacker it waits for lets go after %.0f s",
+		   TURN))
+		goto out_owner;
+	k = 0;
+	while (now() - t0 < TURN + 8 &&
+	       (k = change_waits_for(a[1 - first])) != 1)
+		usleep(200000);
+	check(k == 1, "5. the change then waits for the other attacker (%.1f s after it began)",
+	      now() - t0);
+	while (now() - t0 < 2 * TURN)
+		usleep(50000);
+	alive[1 - first] = 0;
+	check(attacker_kill(a[1 - first]), "5. the other attacker lets go after another %.0f s",
+	      TURN);
+out_owner:
+	if (!wait_until(owner, t0, 2 * TURN + AFTER_KILL_MAX, &st)) {
+		check(0, "5. the UNMAP succeeds after about %.0f s (still blocked after %.0f s)",
+		      2 * TURN, now() - t0);
+		diag_tasks(owner, "owner's change");
+		blocked_change = owner;
+		goto out;
+	}
+	dt = now() - t0;
+	if (!check(WIFEXITED(st) && !WEXITSTATUS(st) && dt >= 2 * TURN - 2,
+		   "5. the UNMAP succeeds after about %.0f s: every wait has %.0f s of its own (%.1f s)",
+		   2 * TURN, LOCK_WAIT, dt))
+		diag("UNMAP: %s after %.1f s", WIFEXITED(st) ?
+		     (WEXITSTATUS(st) ? errname(WEXITSTATUS(st)) : "success") :
+		     wait_str(st), dt);
+	lines = kmsg_mshare_lines();
+	if (lines >= 0)
+		check(lines == 0, "5. dmesg has no \"mshare: \" line (%d)", lines);
+	t0 = now();
+	owner = change_start(fd, CH_CREATE_POPULATE);
+	if (!wait_until(owner, t0, AFTER_KILL_MAX, &st)) {
+		check(0, "5. the next CREATE_MAPPING succeeds at once (still blocked after %.0f s)",
+		      AFTER_KILL_MAX);
+		diag_tasks(owner, "owner's change");
+		blocked_change = owner;
+		goto out;
+	}
+	dt = now() - t0;
+	check(WIFEXITED(st) && !WEXITSTATUS(st) && dt < 5,
+	      "5. the next CREATE_MAPPING succeeds at once, not killed (%s, %.1f s)",
+	      WIFEXITED(st) ? (WEXITSTATUS(st) ? errname(WEXITSTATUS(st)) :
+			       "success") : wait_str(st), dt);
+	reader_check(0, BYSTANDER_MAX, "5. an attacher reads the new object: zeros");
+out:
+	for (i = 0; i < 2; i++)
+		if (alive[i])
+			attacker_kill(a[i]);
+	fuse_abort_all();
+}
+
 int main(int argc, char **argv)
 {
 	double t0;
@@ -659,7 +804,7 @@ int main(int argc, char **argv)
 		mnt = argv[1];
 	setvbuf(stdout, NULL, _IONBF, 0);
 	signal(SIGALRM, on_alarm);
-	alarm(480);
+	alarm(660);
 
 	group("1. uid 65534 holds its own mmap lock in a stalled FUSE read, attached to root's region");
 	fd = region_make(mnt, "stall", 0644, A, path);
@@ -751,6 +896,8 @@ out_attacker:
 		diag("CREATE_MAPPING: %s", WIFEXITED(st) ?
 		     errname(WEXITSTATUS(st)) : wait_str(st));
 	reader_check(0, BYSTANDER_MAX, "an attacher reads the new object: zeros");
+	group("5. each attacher's wait has its own 30 s");
+	two_stalls(fd);
 out:
 	/* readers and changes left behind: reaped if they can be */
 	t0 = now();
