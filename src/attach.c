@@ -386,6 +386,7 @@ struct mshare_self_reg {
 	struct list_head	node;
 	struct mm_struct	*mm;
 };
+
 static LIST_HEAD(mshare_self_regs);	/* under mshare_frozen_lock */
 
 static bool mshare_self_registering(struct mm_struct *mm)
@@ -631,7 +632,7 @@ static void mshare_attach_free(struct mshare_attach *att)
 	mshare_attach_list_lock(region);
 	list_del(&att->node);
 	if (att->fwd)
-		list_del(&att->fwd_node);
+		list_del_init(&att->fwd_node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
 	atomic_dec(&mshare_nr_attach);
@@ -803,8 +804,16 @@ vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 
 static void mshare_vm_close(struct vm_area_struct *vma)
 {
-	if (vma->vm_private_data)
-		mshare_attach_free(vma->vm_private_data);
+	if (!vma->vm_private_data)
+		return;
+	mshare_attach_free(vma->vm_private_data);
+	/*
+	 * A closed VMA can stay in its mm's tree a while (6.12 closes the
+	 * old VMA of a MAP_FIXED mmap before the new one's ->mmap, which
+	 * registers a notifier): VMA walks must not follow it to the freed
+	 * attachment, whatever vm_ops the kernel leaves it.
+	 */
+	WRITE_ONCE(vma->vm_private_data, NULL);
 }
 
 /* A region is attached whole: no splits, no protection changes, no moves. */

@@ -535,6 +535,7 @@ void mshare_host_destroy(struct mshare_region *region)
 	if (!host)
 		return;
 	WARN_ON(!list_empty(&region->attachments));
+	WARN_ON(!list_empty(&region->fwd_list));
 	mmu_notifier_unregister(&region->host_inv_mn, host);
 	mmu_notifier_unregister(&region->host_mn, host);
 	/* Nothing is charged any more; the owner must not outlive our pin. */

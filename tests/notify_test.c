@@ -661,18 +661,20 @@ out:
  * h. Only the attachments whose mm may have a subscriber other than
  * mshare's own notifiers are told (src/attach.c, mshare_self_regs), so
  * each way a subscriber can meet attachments must still be heard: marked
- * at the attach (the mm had subscribers: i, and the second attach of k),
- * or by the registration (j, and the first attach of k).  Each order runs
- * in a forked child, whose mm starts with no subscriber: two regions, each
- * holding a 2 MiB memfd, attached side by side at [base, base + 2 slots),
- * one counting notifier over both; a hole is then punched in each memfd
- * in turn.
+ * at the attach because the mm had subscribers (notifier first; the second
+ * attach of "between"; the late attaches, made by the module's worker), or
+ * by the registration (notifier last; the first attach of "between").
+ * Each order runs in a forked child, whose mm starts with no subscriber:
+ * two regions, each holding a 2 MiB memfd, attached side by side at
+ * [base, base + 2 slots), one counting notifier over both; a hole is then
+ * punched in each memfd in turn.
  */
-enum mark_order { WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN };
+enum mark_order { WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE };
 
 struct mark_report {
 	int err;			/* 0, or the child's step that failed */
 	uint64_t base;
+	uint64_t late;			/* registrations interrupted */
 	struct mncount_counts c[2];	/* what each punch made it hear */
 };
 
@@ -680,6 +682,7 @@ static void mark_child(enum mark_order order, const int fd[2],
 		       const int mfd[2], int out)
 {
 	struct mark_report rep = { 0 };
+	uint64_t late0 = 0;
 	char *base, *at;
 	int nfd = -1, i;
 
@@ -692,10 +695,15 @@ static void mark_child(enum mark_order order, const int fd[2],
 	base = (char *)(((uintptr_t)base + A - 1) & ~(uintptr_t)(A - 1));
 	rep.base = (uintptr_t)base;
 	rep.err = 2;
-	if (order == WATCH_FIRST && (nfd = watch(base, 2 * A)) < 0)
+	if ((order == WATCH_FIRST || order == WATCH_FIRST_LATE) &&
+	    ((nfd = watch(base, 2 * A)) < 0 ||
+	     ioctl(nfd, MNCOUNT_INTERRUPTED, &late0)))
 		goto out;
 	for (i = 0; i < 2; i++) {
 		rep.err = 3 + i;
+		/* the attach fails to register: the first fault attaches */
+		if (order == WATCH_FIRST_LATE && ioctl(nfd, MNCOUNT_INTERRUPT))
+			goto out;
 		at = mmap(base + i * A, A, RW, MAP_SHARED | MAP_FIXED, fd[i], 0);
 		if (at == MAP_FAILED)
 			goto out;
@@ -708,8 +716,12 @@ static void mark_child(enum mark_order order, const int fd[2],
 	rep.err = 6;
 	if (order == WATCH_LAST && (nfd = watch(base, 2 * A)) < 0)
 		goto out;
+	rep.err = 7;
+	if (ioctl(nfd, MNCOUNT_INTERRUPTED, &rep.late))
+		goto out;
+	rep.late -= late0;
 	for (i = 0; i < 2; i++) {
-		rep.err = 7 + i;
+		rep.err = 8 + i;
 		if (ioctl(nfd, MNCOUNT_RESET) || punch(mfd[i]) ||
 		    ioctl(nfd, MNCOUNT_GET, &rep.c[i]))
 			goto out;
@@ -723,6 +735,7 @@ out:
 
 static void test_marking(enum mark_order order, const char *step)
 {
+	const struct baseline *b = &base_punch;
 	char path[2][PATH_MAX], name[32];
 	int fd[2] = { -1, -1 }, mfd[2] = { -1, -1 }, p[2], i, status;
 	struct mark_report rep;
@@ -761,6 +774,10 @@ static void test_marking(enum mark_order order, const char *step)
 		     wait_str(status));
 		goto out;
 	}
+	if (order == WATCH_FIRST_LATE)
+		check(rep.late >= 2,
+		      "%s: both attaches were made late, by the module's worker (%llu registrations interrupted)",
+		      step, (unsigned long long)rep.late);
 	for (i = 0; i < 2; i++) {
 		const struct mncount_counts *c = &rep.c[i];
 
@@ -778,6 +795,14 @@ static void test_marking(enum mark_order order, const char *step)
 			     step, (unsigned long long)c->min_start,
 			     (unsigned long long)c->max_end,
 			     (unsigned long long)lo);
+		if (b->valid && b->c.tlbs)
+			check(c->tlbs >= 1,
+			      "%s: a punch in object %d: >= 1 secondary-TLB callback (the plain mapping had %llu)",
+			      step, i, (unsigned long long)b->c.tlbs);
+		else
+			skip("the plain mapping had no secondary-TLB callback",
+			     "%s: a punch in object %d: >= 1 secondary-TLB callback",
+			     step, i);
 	}
 out:
 	for (i = 0; i < 2; i++) {
@@ -819,6 +844,7 @@ int main(int argc, char **argv)
 	test_marking(WATCH_FIRST, "h: notifier before both attaches");
 	test_marking(WATCH_LAST, "h: notifier after both attaches");
 	test_marking(WATCH_BETWEEN, "h: notifier between the attaches");
+	test_marking(WATCH_FIRST_LATE, "h: notifier before two late attaches");
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
