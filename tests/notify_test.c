@@ -25,8 +25,8 @@
  *   f. a second attacher (a forked child) is told of the punch too
  *   h. forwarding skips an attacher whose mm has no subscriber but mshare's
  *      own: in a fresh mm with two attachments, a notifier registered
- *      before both, after both or between them still hears a punch in
- *      either object
+ *      before both, after both or between them (also an interval notifier,
+ *      and before two late attaches) still hears a punch in either object
  *
  * Each step of b-f touches every page of the object through the attachment
  * (reads and writes) before its notifier is registered, and checks that at
@@ -95,7 +95,7 @@ static void group(const char *title)
  * A counting notifier on this process's mm for [start, start + len), with
  * its counters zeroed.  Returns its fd, or -1 with a diag line.
  */
-static int watch(const void *start, size_t len)
+static int watch_as(const void *start, size_t len, unsigned long how)
 {
 	struct mncount_range r = {
 		.start = (uintptr_t)start,
@@ -107,12 +107,18 @@ static int watch(const void *start, size_t len)
 		diag("open %s: %s", MNCOUNT_DEV, errname(errno));
 		return -1;
 	}
-	if (ioctl(fd, MNCOUNT_REGISTER, &r) || ioctl(fd, MNCOUNT_RESET)) {
+	if (ioctl(fd, how, &r) || ioctl(fd, MNCOUNT_RESET)) {
 		diag("registering the notifier failed: %s", errname(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* The same with a classic notifier (as KVM and IOMMU SVA register). */
+static int watch(const void *start, size_t len)
+{
+	return watch_as(start, len, MNCOUNT_REGISTER);
 }
 
 /* Read the counters of fd and close it.  Returns 0, or -1 with a diag. */
@@ -663,13 +669,18 @@ out:
  * each way a subscriber can meet attachments must still be heard: marked
  * at the attach because the mm had subscribers (notifier first; the second
  * attach of "between"; the late attaches, made by the module's worker), or
- * by the registration (notifier last; the first attach of "between").
+ * by the registration (notifier last; the first attach of "between"; the
+ * same with an interval notifier, HMM's kind, whose first insert in an mm
+ * registers).
  * Each order runs in a forked child, whose mm starts with no subscriber:
  * two regions, each holding a 2 MiB memfd, attached side by side at
  * [base, base + 2 slots), one counting notifier over both; a hole is then
  * punched in each memfd in turn.
  */
-enum mark_order { WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE };
+enum mark_order {
+	WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE,
+	INTERVAL_BETWEEN,	/* an interval notifier (HMM's kind) */
+};
 
 struct mark_report {
 	int err;			/* 0, or the child's step that failed */
@@ -711,6 +722,10 @@ static void mark_child(enum mark_order order, const int fd[2],
 		rep.err = 5;
 		if (order == WATCH_BETWEEN && !i &&
 		    (nfd = watch(base, 2 * A)) < 0)
+			goto out;
+		if (order == INTERVAL_BETWEEN && !i &&
+		    (nfd = watch_as(base, 2 * A,
+				    MNCOUNT_REGISTER_INTERVAL)) < 0)
 			goto out;
 	}
 	rep.err = 6;
@@ -795,6 +810,8 @@ static void test_marking(enum mark_order order, const char *step)
 			     step, (unsigned long long)c->min_start,
 			     (unsigned long long)c->max_end,
 			     (unsigned long long)lo);
+		if (order == INTERVAL_BETWEEN)
+			continue;	/* interval notifiers have no TLB callback */
 		if (b->valid && b->c.tlbs)
 			check(c->tlbs >= 1,
 			      "%s: a punch in object %d: >= 1 secondary-TLB callback (the plain mapping had %llu)",
@@ -845,6 +862,7 @@ int main(int argc, char **argv)
 	test_marking(WATCH_LAST, "h: notifier after both attaches");
 	test_marking(WATCH_BETWEEN, "h: notifier between the attaches");
 	test_marking(WATCH_FIRST_LATE, "h: notifier before two late attaches");
+	test_marking(INTERVAL_BETWEEN, "h: interval notifier between the attaches");
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
