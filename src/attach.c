@@ -362,6 +362,72 @@ static LIST_HEAD(mshare_frozen_list);
 static DEFINE_SPINLOCK(mshare_frozen_lock);	/* -> region attach_lock */
 static DECLARE_WAIT_QUEUE_HEAD(mshare_fwd_idle_wq);
 
+/*
+ * Which attachments forwarding must tell (att->fwd, region->fwd_list).
+ * Telling one whose mm has no subscriber but the attachments' own notifiers
+ * is wasted work per attacher on every host change: those ignore forwarded
+ * ranges, and have no secondary-TLB callback.  Every other subscriber
+ * (KVM, IOMMU SVA, HMM's interval notifiers, mncount) comes through
+ * __mmu_notifier_register() under the mm's mmap_lock held for writing, and
+ * so through the mm_take_all_locks() hook, which marks every attachment of
+ * the mm for good; a later interval notifier needs no registration only
+ * if an earlier one, marked the same way, made the mm's subscriptions.
+ * The module's own registrations (mshare_attach_new()) mark nothing: the
+ * subscriber is an attachment's.  A new attachment is marked if its mm
+ * had subscriptions before its own registration, unless the mm has a live
+ * unmarked attachment: any other registration since that one's would have
+ * marked it, and before it there was none other (inductively), so every
+ * subscriber is an attachment's.  A wrong guess is only ever "marked":
+ * subscriptions are never freed before the mm, and registrations that
+ * failed or ended leave marks behind; both cost work, never a missed
+ * invalidation.
+ */
+struct mshare_self_reg {
+	struct list_head	node;
+	struct mm_struct	*mm;
+};
+
+static LIST_HEAD(mshare_self_regs);	/* under mshare_frozen_lock */
+
+static bool mshare_self_registering(struct mm_struct *mm)
+{
+	struct mshare_self_reg *self;
+
+	lockdep_assert_held(&mshare_frozen_lock);
+	list_for_each_entry(self, &mshare_self_regs, node)
+		if (self->mm == mm)
+			return true;
+	return false;
+}
+
+/* Under region->attach_lock, with its fwd_active zero. */
+static void mshare_attach_mark_fwd(struct mshare_attach *att)
+{
+	lockdep_assert_held(&att->region->attach_lock);
+	if (att->fwd)
+		return;
+	att->fwd = true;
+	list_add(&att->fwd_node, &att->region->fwd_list);
+}
+
+/* Has mm a live attachment that is not marked?  mmap_lock held. */
+static bool mshare_mm_has_unmarked(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	struct mshare_attach *att;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	mmap_assert_write_locked(mm);
+	for_each_vma(vmi, vma) {
+		att = vma->vm_private_data;
+		/* att->mm: see mshare_attach_freeze() */
+		if (mshare_is_attachment(vma) && att && att->mm == mm &&
+		    !att->fwd)
+			return true;
+	}
+	return false;
+}
+
 /* A region's forwarding went idle: registrations waiting may retry. */
 void mshare_fwd_idle_wake(void)
 {
@@ -402,11 +468,12 @@ static bool mshare_attach_freeze(struct mm_struct *mm)
 	struct vm_area_struct *vma;
 	struct mshare_region *region;
 	struct mshare_attach *att;
-	bool ok = true;
+	bool ok = true, self;
 
 	VMA_ITERATOR(vmi, mm, 0);
 
 	spin_lock(&mshare_frozen_lock);
+	self = mshare_self_registering(mm);
 	for_each_vma(vmi, vma) {
 		att = vma->vm_private_data;
 		/*
@@ -421,6 +488,9 @@ static bool mshare_attach_freeze(struct mm_struct *mm)
 		if (region->fwd_active) {
 			ok = false;
 		} else {
+			/* A subscriber that is not ours: tell it from now on. */
+			if (!self)
+				mshare_attach_mark_fwd(att);
 			att->frozen = true;
 			region->frozen++;
 			list_add(&att->frozen_node, &mshare_frozen_list);
@@ -493,7 +563,9 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 					       struct vm_area_struct *vma)
 {
 	unsigned long slots = (vma->vm_end - vma->vm_start) / MSHARE_ALIGN;
+	struct mshare_self_reg self;
 	struct mshare_attach *att;
+	bool fwd;
 	int err;
 
 	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
@@ -512,17 +584,35 @@ static struct mshare_attach *mshare_attach_new(struct mshare_region *region,
 	att->noexec = !(vma->vm_flags & VM_EXEC);
 	att->mn.ops = &mshare_attach_mn_ops;
 
-	/* Registration pins the mm_struct (mm_count) until unregistration. */
+	/*
+	 * Registration pins the mm_struct (mm_count) until unregistration.
+	 * Whether the mm had subscribers is read before it adds ours.
+	 */
+	fwd = mm_has_notifiers(att->mm);
+	self.mm = att->mm;
+	spin_lock(&mshare_frozen_lock);
+	list_add(&self.node, &mshare_self_regs);
+	spin_unlock(&mshare_frozen_lock);
 	err = __mmu_notifier_register(&att->mn, att->mm);
+	spin_lock(&mshare_frozen_lock);
+	list_del(&self.node);
+	spin_unlock(&mshare_frozen_lock);
 	if (err) {
 		bitmap_free(att->linked);
 		kfree(att);
 		return ERR_PTR(err);
 	}
+	/*
+	 * See mshare_self_regs.  The VMA being attached is not in the tree
+	 * yet (mmap) or has no attachment (fork, late attach).
+	 */
+	fwd = fwd && !mshare_mm_has_unmarked(att->mm);
 
 	mshare_region_get(region);
 	mshare_attach_list_lock(region);
 	list_add(&att->node, &region->attachments);
+	if (fwd)
+		mshare_attach_mark_fwd(att);
 	region->nr_attach++;
 	spin_unlock(&region->attach_lock);
 	atomic_inc(&mshare_nr_attach);
@@ -541,6 +631,8 @@ static void mshare_attach_free(struct mshare_attach *att)
 
 	mshare_attach_list_lock(region);
 	list_del(&att->node);
+	if (att->fwd)
+		list_del_init(&att->fwd_node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
 	atomic_dec(&mshare_nr_attach);
@@ -712,8 +804,16 @@ vm_fault_t mshare_attach_late(struct vm_area_struct *vma,
 
 static void mshare_vm_close(struct vm_area_struct *vma)
 {
-	if (vma->vm_private_data)
-		mshare_attach_free(vma->vm_private_data);
+	if (!vma->vm_private_data)
+		return;
+	mshare_attach_free(vma->vm_private_data);
+	/*
+	 * A closed VMA can stay in its mm's tree a while (6.12 closes the
+	 * old VMA of a MAP_FIXED mmap before the new one's ->mmap, which
+	 * registers a notifier): VMA walks must not follow it to the freed
+	 * attachment, whatever vm_ops the kernel leaves it.
+	 */
+	WRITE_ONCE(vma->vm_private_data, NULL);
 }
 
 /* A region is attached whole: no splits, no protection changes, no moves. */

@@ -389,12 +389,15 @@ static void mshare_host_tlb_flush(struct mmu_notifier *mn,
 }
 
 /*
- * Tell every attacher's notifier chain about a host invalidation, for the
+ * Tell the attachers' notifier chains about a host invalidation, for the
  * attacher's range and with the host's event: KVM, IOMMU SVA, GPU SVM and
  * RDMA ODP cache an attacher's translations, which lead to host pages, and
- * they hear only of their own mm.  start and end reach the same set of
- * attachers: while fwd_active is non-zero the list does not change, so it
- * can be walked without attach_lock while the callbacks sleep.
+ * they hear only of their own mm.  Only the attachments on fwd_list: the
+ * others' mms have no subscriber but the attachments' own, which ignore
+ * forwarded ranges (attach.c, mshare_self_regs).  start and end reach the
+ * same set of attachers: while fwd_active is non-zero the list does not
+ * change, so it can be walked without attach_lock while the callbacks
+ * sleep.
  */
 static void mshare_host_forward(struct mshare_region *region,
 				const struct mmu_notifier_range *range,
@@ -404,7 +407,7 @@ static void mshare_host_forward(struct mshare_region *region,
 	struct mshare_attach *att;
 	unsigned long as, ae;
 
-	list_for_each_entry(att, &region->attachments, node) {
+	list_for_each_entry(att, &region->fwd_list, fwd_node) {
 		if (!mshare_host_to_attach(att, range->start, range->end,
 					   &as, &ae))
 			continue;
@@ -532,6 +535,7 @@ void mshare_host_destroy(struct mshare_region *region)
 	if (!host)
 		return;
 	WARN_ON(!list_empty(&region->attachments));
+	WARN_ON(!list_empty(&region->fwd_list));
 	mmu_notifier_unregister(&region->host_inv_mn, host);
 	mmu_notifier_unregister(&region->host_mn, host);
 	/* Nothing is charged any more; the owner must not outlive our pin. */

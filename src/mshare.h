@@ -84,6 +84,13 @@ struct mshare_region {
 	unsigned int		fwd_active;
 	wait_queue_head_t	fwd_idle;
 	/*
+	 * The attachments that forwarding tells (att->fwd): those whose mm
+	 * may have a subscriber other than the attachments' own notifiers,
+	 * which ignore forwarded ranges (attach.c).  Changes under attach_lock
+	 * with fwd_active zero, like the attachment list.
+	 */
+	struct list_head	fwd_list;
+	/*
 	 * Attachments of this region whose mm is registering an mmu notifier
 	 * (attach.c, mshare_take_all_locks()): forwarding waits (thaw) until
 	 * it is zero, so a subscriber never hears a forwarded end without
@@ -120,6 +127,12 @@ struct mshare_attach {
 	/* Counted in region->frozen; on mshare_frozen_list.  attach.c */
 	bool			frozen;
 	struct list_head	frozen_node;
+	/*
+	 * On region->fwd_list: mm may have another subscriber.  Set for good,
+	 * under attach_lock and mm's mmap_lock held for writing.  attach.c
+	 */
+	bool			fwd;
+	struct list_head	fwd_node;
 };
 
 /*

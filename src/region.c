@@ -43,6 +43,7 @@ struct mshare_region *mshare_region_alloc(void)
 	mutex_init(&region->lock);
 	spin_lock_init(&region->attach_lock);
 	INIT_LIST_HEAD(&region->attachments);
+	INIT_LIST_HEAD(&region->fwd_list);
 	init_waitqueue_head(&region->mutation_done);
 	init_waitqueue_head(&region->change_done);
 	init_waitqueue_head(&region->fwd_idle);

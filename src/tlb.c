@@ -80,7 +80,8 @@ void mshare_flush_attachers(struct mshare_region *region,
 		atomic64_inc_return(&att->mm->context.tlb_gen);
 		cpumask_or(region->flush_mask, region->flush_mask,
 			   mm_cpumask(att->mm));
-		if (mshare_host_to_attach(att, start, end, &as, &ae))
+		/* The others have no secondary-TLB subscriber (fwd_list). */
+		if (att->fwd && mshare_host_to_attach(att, start, end, &as, &ae))
 			mshare_mn_tlb(att->mm, as, ae);
 	}
 	mshare_flush_cpus(region->flush_mask);

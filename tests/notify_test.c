@@ -23,6 +23,10 @@
  *   e. (in b-d) starts == ends, and secondary-TLB callbacks where the plain
  *      mapping had them
  *   f. a second attacher (a forked child) is told of the punch too
+ *   h. forwarding skips an attacher whose mm has no subscriber but mshare's
+ *      own: in a fresh mm with two attachments, a notifier registered
+ *      before both, after both or between them (also an interval notifier,
+ *      and before two late attaches) still hears a punch in either object
  *
  * Each step of b-f touches every page of the object through the attachment
  * (reads and writes) before its notifier is registered, and checks that at
@@ -91,7 +95,7 @@ static void group(const char *title)
  * A counting notifier on this process's mm for [start, start + len), with
  * its counters zeroed.  Returns its fd, or -1 with a diag line.
  */
-static int watch(const void *start, size_t len)
+static int watch_as(const void *start, size_t len, unsigned long how)
 {
 	struct mncount_range r = {
 		.start = (uintptr_t)start,
@@ -103,12 +107,18 @@ static int watch(const void *start, size_t len)
 		diag("open %s: %s", MNCOUNT_DEV, errname(errno));
 		return -1;
 	}
-	if (ioctl(fd, MNCOUNT_REGISTER, &r) || ioctl(fd, MNCOUNT_RESET)) {
+	if (ioctl(fd, how, &r) || ioctl(fd, MNCOUNT_RESET)) {
 		diag("registering the notifier failed: %s", errname(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* The same with a classic notifier (as KVM and IOMMU SVA register). */
+static int watch(const void *start, size_t len)
+{
+	return watch_as(start, len, MNCOUNT_REGISTER);
 }
 
 /* Read the counters of fd and close it.  Returns 0, or -1 with a diag. */
@@ -653,6 +663,175 @@ out:
 	unlink(path);
 }
 
+/*
+ * h. Only the attachments whose mm may have a subscriber other than
+ * mshare's own notifiers are told (src/attach.c, mshare_self_regs), so
+ * each way a subscriber can meet attachments must still be heard: marked
+ * at the attach because the mm had subscribers (notifier first; the second
+ * attach of "between"; the late attaches, made by the module's worker), or
+ * by the registration (notifier last; the first attach of "between"; the
+ * same with an interval notifier, HMM's kind, whose first insert in an mm
+ * registers).
+ * Each order runs in a forked child, whose mm starts with no subscriber:
+ * two regions, each holding a 2 MiB memfd, attached side by side at
+ * [base, base + 2 slots), one counting notifier over both; a hole is then
+ * punched in each memfd in turn.
+ */
+enum mark_order {
+	WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE,
+	INTERVAL_BETWEEN,	/* an interval notifier (HMM's kind) */
+};
+
+struct mark_report {
+	int err;			/* 0, or the child's step that failed */
+	uint64_t base;
+	uint64_t late;			/* registrations interrupted */
+	struct mncount_counts c[2];	/* what each punch made it hear */
+};
+
+static void mark_child(enum mark_order order, const int fd[2],
+		       const int mfd[2], int out)
+{
+	struct mark_report rep = { 0 };
+	uint64_t late0 = 0;
+	char *base, *at;
+	int nfd = -1, i;
+
+	alarm(60);
+	base = mmap(NULL, 3 * A, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rep.err = 1;
+	if (base == MAP_FAILED || munmap(base, 3 * A))
+		goto out;
+	base = (char *)(((uintptr_t)base + A - 1) & ~(uintptr_t)(A - 1));
+	rep.base = (uintptr_t)base;
+	rep.err = 2;
+	if ((order == WATCH_FIRST || order == WATCH_FIRST_LATE) &&
+	    ((nfd = watch(base, 2 * A)) < 0 ||
+	     ioctl(nfd, MNCOUNT_INTERRUPTED, &late0)))
+		goto out;
+	for (i = 0; i < 2; i++) {
+		rep.err = 3 + i;
+		/* the attach fails to register: the first fault attaches */
+		if (order == WATCH_FIRST_LATE && ioctl(nfd, MNCOUNT_INTERRUPT))
+			goto out;
+		at = mmap(base + i * A, A, RW, MAP_SHARED | MAP_FIXED, fd[i], 0);
+		if (at == MAP_FAILED)
+			goto out;
+		touch(at, 'h');
+		rep.err = 5;
+		if (order == WATCH_BETWEEN && !i &&
+		    (nfd = watch(base, 2 * A)) < 0)
+			goto out;
+		if (order == INTERVAL_BETWEEN && !i &&
+		    (nfd = watch_as(base, 2 * A,
+				    MNCOUNT_REGISTER_INTERVAL)) < 0)
+			goto out;
+	}
+	rep.err = 6;
+	if (order == WATCH_LAST && (nfd = watch(base, 2 * A)) < 0)
+		goto out;
+	rep.err = 7;
+	if (ioctl(nfd, MNCOUNT_INTERRUPTED, &rep.late))
+		goto out;
+	rep.late -= late0;
+	for (i = 0; i < 2; i++) {
+		rep.err = 8 + i;
+		if (ioctl(nfd, MNCOUNT_RESET) || punch(mfd[i]) ||
+		    ioctl(nfd, MNCOUNT_GET, &rep.c[i]))
+			goto out;
+	}
+	rep.err = 0;
+out:
+	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	_exit(0);
+}
+
+static void test_marking(enum mark_order order, const char *step)
+{
+	const struct baseline *b = &base_punch;
+	char path[2][PATH_MAX], name[32];
+	int fd[2] = { -1, -1 }, mfd[2] = { -1, -1 }, p[2], i, status;
+	struct mark_report rep;
+	uint64_t lo;
+	pid_t pid;
+	int got;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "mark%d_%d", (int)order, i);
+		fd[i] = region_make(dir, name, 0600, A, path[i]);
+		mfd[i] = fd[i] < 0 ? -1 : memfd(name);
+		if (mfd[i] < 0 ||
+		    region_place(fd[i], 0, OBJ, 0, RW, MAP_SHARED | MAP_FIXED,
+				 mfd[i])) {
+			check(0, "%s: set-up: region %d", step, i);
+			goto out;
+		}
+	}
+	if (pipe(p)) {
+		check(0, "%s: set-up: pipe: %s", step, errname(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		mark_child(order, fd, mfd, p[1]);
+	}
+	close(p[1]);
+	got = pid > 0 && read(p[0], &rep, sizeof(rep)) == sizeof(rep);
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		status = -1;
+	if (!check(got && !rep.err && WIFEXITED(status) &&
+		   !WEXITSTATUS(status), "%s: set-up in the child", step)) {
+		diag("%s: child step %d, %s", step, got ? rep.err : -1,
+		     wait_str(status));
+		goto out;
+	}
+	if (order == WATCH_FIRST_LATE)
+		check(rep.late >= 2,
+		      "%s: both attaches were made late, by the module's worker (%llu registrations interrupted)",
+		      step, (unsigned long long)rep.late);
+	for (i = 0; i < 2; i++) {
+		const struct mncount_counts *c = &rep.c[i];
+
+		lo = rep.base + i * A;
+		check(c->starts >= 1 && c->ends == c->starts,
+		      "%s: a punch in object %d: >= 1 start (%llu) and as many ends (%llu)",
+		      step, i, (unsigned long long)c->starts,
+		      (unsigned long long)c->ends);
+		if (!check(c->starts && c->min_start >= lo &&
+			   c->max_end <= lo + OBJ && c->min_start <= lo &&
+			   c->max_end >= lo + HOLE,
+			   "%s: object %d's ranges lie in its attachment and cover the hole",
+			   step, i) && c->starts)
+			diag("%s: got [%#llx, %#llx), attachment at %#llx",
+			     step, (unsigned long long)c->min_start,
+			     (unsigned long long)c->max_end,
+			     (unsigned long long)lo);
+		if (order == INTERVAL_BETWEEN)
+			continue;	/* interval notifiers have no TLB callback */
+		if (b->valid && b->c.tlbs)
+			check(c->tlbs >= 1,
+			      "%s: a punch in object %d: >= 1 secondary-TLB callback (the plain mapping had %llu)",
+			      step, i, (unsigned long long)b->c.tlbs);
+		else
+			skip("the plain mapping had no secondary-TLB callback",
+			     "%s: a punch in object %d: >= 1 secondary-TLB callback",
+			     step, i);
+	}
+out:
+	for (i = 0; i < 2; i++) {
+		if (mfd[i] >= 0)
+			close(mfd[i]);
+		if (fd[i] >= 0) {
+			close(fd[i]);
+			unlink(path[i]);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int loaded;
@@ -678,6 +857,12 @@ int main(int argc, char **argv)
 	test_create_over();
 	test_two();
 	test_register_race();
+	group("h. forwarding reaches every subscriber, however it met the attachments");
+	test_marking(WATCH_FIRST, "h: notifier before both attaches");
+	test_marking(WATCH_LAST, "h: notifier after both attaches");
+	test_marking(WATCH_BETWEEN, "h: notifier between the attaches");
+	test_marking(WATCH_FIRST_LATE, "h: notifier before two late attaches");
+	test_marking(INTERVAL_BETWEEN, "h: interval notifier between the attaches");
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));

@@ -10,7 +10,8 @@
  * (invalidate_range before 6.6, arch_invalidate_secondary_tlbs from 6.6),
  * plus the union of the addresses they named.  MNCOUNT_GET copies the
  * counters out, MNCOUNT_RESET zeroes them, and closing the fd unregisters
- * the notifier.  The interface is in mncount.h.
+ * the notifier.  MNCOUNT_REGISTER_INTERVAL registers an interval notifier
+ * (HMM's kind) instead.  The interface is in mncount.h.
  *
  * Callbacks can run concurrently and the secondary-TLB one under page table
  * spinlocks, so the counters sit under a spinlock that is only ever held
@@ -42,8 +43,10 @@
 struct mnc {
 	struct mmu_notifier mn;		/* release, start, end (TLB < 6.6) */
 	struct mmu_notifier tlb_mn;	/* the TLB callback, from 6.6 */
+	struct mmu_interval_notifier isub;	/* or this one, alone */
 	struct mutex reg_lock;		/* serializes MNCOUNT_REGISTER */
 	bool registered;
+	bool interval;			/* registered isub, not mn */
 	unsigned long start, end;	/* fixed before registering */
 	spinlock_t lock;		/* protects counts */
 	struct mncount_counts counts;
@@ -162,6 +165,38 @@ static const struct mmu_notifier_ops mnc_ops = {
 };
 
 /*
+ * An interval notifier is told only of invalidations that overlap its
+ * range, once per range, with no end: counted as a start and an end.
+ */
+static bool mnc_interval_invalidate(struct mmu_interval_notifier *isub,
+				    const struct mmu_notifier_range *range,
+				    unsigned long cur_seq)
+{
+	struct mnc *m = container_of(isub, struct mnc, isub);
+	struct mncount_counts *c = &m->counts;
+	unsigned long flags;
+
+	spin_lock_irqsave(&m->lock, flags);
+	mmu_interval_set_seq(isub, cur_seq);
+	c->starts++;
+	c->ends++;
+	if ((unsigned int)range->event < MNCOUNT_NEVENTS)
+		c->events[range->event]++;
+	else
+		c->other_events++;
+	if (!mmu_notifier_range_blockable(range))
+		c->nonblock++;
+	c->min_start = min_t(u64, c->min_start, range->start);
+	c->max_end = max_t(u64, c->max_end, range->end);
+	spin_unlock_irqrestore(&m->lock, flags);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mnc_iops = {
+	.invalidate	= mnc_interval_invalidate,
+};
+
+/*
  * MNCOUNT_INTERRUPT: a kprobe on __mmu_notifier_register() sets
  * TIF_NOTIFY_SIGNAL on the armed thread when it gets there.  The flag only
  * makes signal_pending() true until the thread next returns to user mode,
@@ -260,7 +295,9 @@ static int mnc_release_file(struct inode *inode, struct file *file)
 		put_task_struct(armed);
 
 	/* Waits for callbacks in flight; the mm may already have exited. */
-	if (m->registered) {
+	if (m->registered && m->interval) {
+		mmu_interval_notifier_remove(&m->isub);
+	} else if (m->registered) {
 		if (MNC_SPLIT_TLB)
 			mmu_notifier_unregister(&m->tlb_mn, m->tlb_mn.mm);
 		mmu_notifier_unregister(&m->mn, m->mn.mm);
@@ -270,7 +307,7 @@ static int mnc_release_file(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long mnc_register(struct mnc *m, void __user *arg)
+static long mnc_register(struct mnc *m, void __user *arg, bool interval)
 {
 	struct mncount_range r;
 	int ret;
@@ -288,6 +325,14 @@ static long mnc_register(struct mnc *m, void __user *arg)
 	}
 	m->start = r.start;
 	m->end = r.end;
+	if (interval) {
+		ret = mmu_interval_notifier_insert(&m->isub, current->mm,
+						   r.start, r.end - r.start,
+						   &mnc_iops);
+		m->interval = !ret;
+		m->registered = !ret;
+		goto out;
+	}
 	ret = mmu_notifier_register(&m->mn, current->mm);
 	if (!ret && MNC_SPLIT_TLB) {
 		ret = mmu_notifier_register(&m->tlb_mn, current->mm);
@@ -309,7 +354,9 @@ static long mnc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case MNCOUNT_REGISTER:
-		return mnc_register(m, (void __user *)arg);
+		return mnc_register(m, (void __user *)arg, false);
+	case MNCOUNT_REGISTER_INTERVAL:
+		return mnc_register(m, (void __user *)arg, true);
 	case MNCOUNT_GET:
 		spin_lock_irqsave(&m->lock, flags);
 		c = m->counts;

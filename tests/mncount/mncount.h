@@ -49,6 +49,12 @@ struct mncount_counts {
 #define MNCOUNT_IOC_MAGIC	0xB6
 /* register the fd's notifier on current->mm for [start, end); once per fd */
 #define MNCOUNT_REGISTER	_IOW(MNCOUNT_IOC_MAGIC, 1, struct mncount_range)
+/*
+ * register an interval notifier (as HMM users do: mmu_interval_notifier_
+ * insert()) instead; its invalidations count as starts and as ends, it has
+ * no secondary-TLB callback and no release.  Once per fd, either kind.
+ */
+#define MNCOUNT_REGISTER_INTERVAL _IOW(MNCOUNT_IOC_MAGIC, 6, struct mncount_range)
 /* copy the counters out */
 #define MNCOUNT_GET		_IOR(MNCOUNT_IOC_MAGIC, 2, struct mncount_counts)
 /* zero the counters */
