@@ -404,7 +404,8 @@ static bool mshare_self_registering(struct mm_struct *mm)
 static void mshare_attach_mark_fwd(struct mshare_attach *att)
 {
 	lockdep_assert_held(&att->region->attach_lock);
-	if (att->fwd)
+	/* Forwarding walks fwd_list without the lock while this is non-zero. */
+	if (att->fwd || WARN_ON_ONCE(att->region->fwd_active))
 		return;
 	att->fwd = true;
 	list_add(&att->fwd_node, &att->region->fwd_list);
@@ -632,7 +633,7 @@ static void mshare_attach_free(struct mshare_attach *att)
 	mshare_attach_list_lock(region);
 	list_del(&att->node);
 	if (att->fwd)
-		list_del_init(&att->fwd_node);
+		list_del(&att->fwd_node);
 	region->nr_attach--;
 	spin_unlock(&region->attach_lock);
 	atomic_dec(&mshare_nr_attach);

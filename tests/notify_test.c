@@ -25,7 +25,7 @@
  *   f. a second attacher (a forked child) is told of the punch too
  *   h. forwarding skips an attacher whose mm has no subscriber but mshare's
  *      own: in a fresh mm with two attachments, a notifier registered
- *      before both, after both or between them (also an interval notifier,
+ *      before both, after both or between them (also interval notifiers,
  *      and before two late attaches) still hears a punch in either object
  *
  * Each step of b-f touches every page of the object through the attachment
@@ -671,7 +671,8 @@ out:
  * attach of "between"; the late attaches, made by the module's worker), or
  * by the registration (notifier last; the first attach of "between"; the
  * same with an interval notifier, HMM's kind, whose first insert in an mm
- * registers).
+ * registers, and a second interval notifier, which does not register, after
+ * two attaches marked by the first).
  * Each order runs in a forked child, whose mm starts with no subscriber:
  * two regions, each holding a 2 MiB memfd, attached side by side at
  * [base, base + 2 slots), one counting notifier over both; a hole is then
@@ -680,6 +681,7 @@ out:
 enum mark_order {
 	WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE,
 	INTERVAL_BETWEEN,	/* an interval notifier (HMM's kind) */
+	INTERVAL_TWICE,		/* one before, then the one counted after */
 };
 
 struct mark_report {
@@ -695,7 +697,7 @@ static void mark_child(enum mark_order order, const int fd[2],
 	struct mark_report rep = { 0 };
 	uint64_t late0 = 0;
 	char *base, *at;
-	int nfd = -1, i;
+	int nfd = -1, first = -1, i;
 
 	alarm(60);
 	base = mmap(NULL, 3 * A, PROT_NONE,
@@ -706,6 +708,13 @@ static void mark_child(enum mark_order order, const int fd[2],
 	base = (char *)(((uintptr_t)base + A - 1) & ~(uintptr_t)(A - 1));
 	rep.base = (uintptr_t)base;
 	rep.err = 2;
+	/*
+	 * The first interval notifier of an mm registers; a later one
+	 * does not, and is told through the marks the first one made.
+	 */
+	if (order == INTERVAL_TWICE &&
+	    (first = watch_as(base, 2 * A, MNCOUNT_REGISTER_INTERVAL)) < 0)
+		goto out;
 	if ((order == WATCH_FIRST || order == WATCH_FIRST_LATE) &&
 	    ((nfd = watch(base, 2 * A)) < 0 ||
 	     ioctl(nfd, MNCOUNT_INTERRUPTED, &late0)))
@@ -730,6 +739,9 @@ static void mark_child(enum mark_order order, const int fd[2],
 	}
 	rep.err = 6;
 	if (order == WATCH_LAST && (nfd = watch(base, 2 * A)) < 0)
+		goto out;
+	if (order == INTERVAL_TWICE &&
+	    (nfd = watch_as(base, 2 * A, MNCOUNT_REGISTER_INTERVAL)) < 0)
 		goto out;
 	rep.err = 7;
 	if (ioctl(nfd, MNCOUNT_INTERRUPTED, &rep.late))
@@ -810,7 +822,7 @@ static void test_marking(enum mark_order order, const char *step)
 			     step, (unsigned long long)c->min_start,
 			     (unsigned long long)c->max_end,
 			     (unsigned long long)lo);
-		if (order == INTERVAL_BETWEEN)
+		if (order == INTERVAL_BETWEEN || order == INTERVAL_TWICE)
 			continue;	/* interval notifiers have no TLB callback */
 		if (b->valid && b->c.tlbs)
 			check(c->tlbs >= 1,
@@ -863,6 +875,7 @@ int main(int argc, char **argv)
 	test_marking(WATCH_BETWEEN, "h: notifier between the attaches");
 	test_marking(WATCH_FIRST_LATE, "h: notifier before two late attaches");
 	test_marking(INTERVAL_BETWEEN, "h: interval notifier between the attaches");
+	test_marking(INTERVAL_TWICE, "h: a second interval notifier after the attaches");
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));

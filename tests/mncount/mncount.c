@@ -44,7 +44,7 @@ struct mnc {
 	struct mmu_notifier mn;		/* release, start, end (TLB < 6.6) */
 	struct mmu_notifier tlb_mn;	/* the TLB callback, from 6.6 */
 	struct mmu_interval_notifier isub;	/* or this one, alone */
-	struct mutex reg_lock;		/* serializes MNCOUNT_REGISTER */
+	struct mutex reg_lock;		/* serializes MNCOUNT_REGISTER(_INTERVAL) */
 	bool registered;
 	bool interval;			/* registered isub, not mn */
 	unsigned long start, end;	/* fixed before registering */
