@@ -672,7 +672,9 @@ out:
  * by the registration (notifier last; the first attach of "between"; the
  * same with an interval notifier, HMM's kind, whose first insert in an mm
  * registers, and a second interval notifier, which does not register, after
- * two attaches marked by the first).
+ * two attaches marked by the first).  Last, an attachment replaced by a
+ * MAP_FIXED attach of the other region: the new one is told, the old one
+ * no more.
  * Each order runs in a forked child, whose mm starts with no subscriber:
  * two regions, each holding a 2 MiB memfd, attached side by side at
  * [base, base + 2 slots), one counting notifier over both; a hole is then
@@ -682,6 +684,7 @@ enum mark_order {
 	WATCH_FIRST, WATCH_LAST, WATCH_BETWEEN, WATCH_FIRST_LATE,
 	INTERVAL_BETWEEN,	/* an interval notifier (HMM's kind) */
 	INTERVAL_TWICE,		/* one before, then the one counted after */
+	WATCH_REPLACE,		/* notifier first; object 1 mapped over 0 */
 };
 
 struct mark_report {
@@ -715,7 +718,8 @@ static void mark_child(enum mark_order order, const int fd[2],
 	if (order == INTERVAL_TWICE &&
 	    (first = watch_as(base, 2 * A, MNCOUNT_REGISTER_INTERVAL)) < 0)
 		goto out;
-	if ((order == WATCH_FIRST || order == WATCH_FIRST_LATE) &&
+	if ((order == WATCH_FIRST || order == WATCH_FIRST_LATE ||
+	     order == WATCH_REPLACE) &&
 	    ((nfd = watch(base, 2 * A)) < 0 ||
 	     ioctl(nfd, MNCOUNT_INTERRUPTED, &late0)))
 		goto out;
@@ -724,7 +728,12 @@ static void mark_child(enum mark_order order, const int fd[2],
 		/* the attach fails to register: the first fault attaches */
 		if (order == WATCH_FIRST_LATE && ioctl(nfd, MNCOUNT_INTERRUPT))
 			goto out;
-		at = mmap(base + i * A, A, RW, MAP_SHARED | MAP_FIXED, fd[i], 0);
+		/*
+		 * WATCH_REPLACE: the second attach replaces the first
+		 * (6.12 closes the old VMA before the new one registers).
+		 */
+		at = mmap(base + (order == WATCH_REPLACE ? 0 : i * A), A, RW,
+			  MAP_SHARED | MAP_FIXED, fd[i], 0);
 		if (at == MAP_FAILED)
 			goto out;
 		touch(at, 'h');
@@ -808,7 +817,13 @@ static void test_marking(enum mark_order order, const char *step)
 	for (i = 0; i < 2; i++) {
 		const struct mncount_counts *c = &rep.c[i];
 
-		lo = rep.base + i * A;
+		if (order == WATCH_REPLACE && !i) {
+			check(!c->starts,
+			      "%s: the replaced object's punch is not told to the mm that no longer attaches it (%llu starts)",
+			      step, (unsigned long long)c->starts);
+			continue;
+		}
+		lo = rep.base + (order == WATCH_REPLACE ? 0 : i * A);
 		check(c->starts >= 1 && c->ends == c->starts,
 		      "%s: a punch in object %d: >= 1 start (%llu) and as many ends (%llu)",
 		      step, i, (unsigned long long)c->starts,
@@ -876,6 +891,7 @@ int main(int argc, char **argv)
 	test_marking(WATCH_FIRST_LATE, "h: notifier before two late attaches");
 	test_marking(INTERVAL_BETWEEN, "h: interval notifier between the attaches");
 	test_marking(INTERVAL_TWICE, "h: a second interval notifier after the attaches");
+	test_marking(WATCH_REPLACE, "h: notifier first, then an attach replaced by MAP_FIXED");
 
 	if (rmdir(dir))
 		diag("cleanup: rmdir %s: %s", dir, errname(errno));
