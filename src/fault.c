@@ -113,6 +113,15 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	slot = (address - vma->vm_start) / MSHARE_ALIGN;
 
 	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
+	/*
+	 * A fast change waits for the faults inside the host's lock, for at
+	 * most 30 s, and then for nobody: one that came in after it read
+	 * host_busy under that lock, so it leaves before any I/O (host.c).
+	 */
+	if (READ_ONCE(region->host_busy)) {
+		up_read(&host->mmap_lock);
+		return mshare_fault_wait(vma, region, flags, -EBUSY);
+	}
 	hvma = vma_lookup(host, haddr);
 	if (!hvma) {
 		/* Nothing placed here (or it was unmapped). */

@@ -29,6 +29,7 @@
 
 static unsigned long mshare_gup_fast;
 static unsigned long mshare_take_all, mshare_drop_all;
+static unsigned long mshare_free_pgd;
 
 /*
  * Generic page walkers descend through an attacher's links into the
@@ -96,6 +97,13 @@ static int mshare_walk_hole_pmd(pmd_t *pmd, unsigned long addr,
 }
 
 /* Stands in for the GUP-fast entry: same arguments, same int result. */
+/* free_pgd_range() in a live host: the tables stay (tables.c). */
+static void mshare_keep_tables(void *tlb, unsigned long addr,
+			       unsigned long end, unsigned long floor,
+			       unsigned long ceiling)
+{
+}
+
 static int mshare_gup_refuse(unsigned long start, unsigned long nr_pages,
 			     unsigned int gup_flags, struct page **pages)
 {
@@ -133,6 +141,20 @@ static void notrace mshare_hook(unsigned long ip, unsigned long parent_ip,
 	if (ip - mshare_drop_all < 16) {
 		mshare_attach_thaw((struct mm_struct *)
 				   mshare_fregs_arg(fregs, 0));
+		return;
+	}
+	if (ip - mshare_free_pgd < 16) {
+		/*
+		 * (tlb, addr, end, floor, ceiling).  struct mmu_gather begins
+		 * with its mm (asm-generic/tlb.h, 6.1 to 7.3), and x86's
+		 * asm/tlb.h cannot be included by a module.
+		 */
+		struct mm_struct *mm = *(struct mm_struct **)
+			mshare_fregs_arg(fregs, 0);
+
+		if (mshare_host_keeps_tables(mm))
+			mshare_fregs_set_ip(fregs,
+					    (unsigned long)mshare_keep_tables);
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(mshare_walk_ip); i++) {
@@ -295,6 +317,11 @@ int mshare_hook_init(void)
 			return -ENOENT;
 		}
 	}
+	mshare_free_pgd = mshare_ksym("free_pgd_range");
+	if (!mshare_free_pgd) {
+		pr_err("cannot find free_pgd_range\n");
+		return -ENOENT;
+	}
 	mshare_take_all = mshare_ksym("mm_take_all_locks");
 	mshare_drop_all = mshare_ksym("mm_drop_all_locks");
 	if (!mshare_take_all || !mshare_drop_all) {
@@ -309,6 +336,13 @@ int mshare_hook_init(void)
 		err = mshare_hook_ip(mshare_take_all, "mm_take_all_locks");
 	if (!err)
 		err = mshare_hook_ip(mshare_drop_all, "mm_drop_all_locks");
+	/*
+	 * Into the filter before the ops is registered, like the others: a
+	 * filter added to live ops would report success even where ftrace
+	 * failed to patch the call site.
+	 */
+	if (!err)
+		err = mshare_hook_ip(mshare_free_pgd, "free_pgd_range");
 	if (!err)
 		err = mshare_ksym_init(&mshare_hook_ops);	/* says why */
 	if (err)

@@ -41,6 +41,7 @@
  * own if the caller dies.
  */
 struct mshare_host_op {
+	struct mshare_tables_task task;		/* first: kthread_data() */
 	refcount_t		ref;		/* the caller and the thread */
 	struct completion	done;
 	struct mshare_region	*region;
@@ -101,7 +102,12 @@ static bool mshare_pmd_shareable(const struct vm_area_struct *a,
 	return alo < ahi && blo < bhi && max(alo, blo) < min(ahi, bhi);
 }
 
-/* Could another host share a PMD table with our new hugetlb VMA? */
+/*
+ * Could another host VMA share a PMD table with our new hugetlb VMA?  One
+ * of the same host too: hugetlb pairs VMAs within an mm as well, and once
+ * unshared, a table kept under one address (tables.c) would still be
+ * reachable by a walker that read the other's entry.
+ */
 static bool mshare_hugetlb_pairs(struct vm_area_struct *vma)
 {
 	struct address_space *mapping = vma->vm_file->f_mapping;
@@ -115,7 +121,7 @@ static bool mshare_hugetlb_pairs(struct vm_area_struct *vma)
 							struct vm_area_struct,
 							shared.rb);
 
-		found = other->vm_mm != vma->vm_mm &&
+		found = other != vma &&
 			(other->vm_flags & VM_WIPEONFORK) &&
 			mshare_pmd_shareable(vma, other);
 	}
@@ -177,6 +183,28 @@ static int mshare_host_check_placed(struct mshare_host_op *op)
  */
 static DEFINE_MUTEX(mshare_hugetlb_lock);
 
+/*
+ * Before a hugetlb placement (or one that may turn out to be, through a
+ * stacking filesystem): free the page tables kept under its range.  A
+ * hugetlb fault BUGs on a PMD entry that points to a PTE table
+ * (huge_pte_alloc()), and kept tables may sit under gaps where no VMA
+ * would have them freed.  A PROT_NONE reserve over the range, unmapped:
+ * free_pgtables() then visits every table under it.  Only a slow change
+ * places these (mshare_host_op_fast()), so frees are allowed here.  If
+ * the reserve cannot be made, the placement fails: the range is unmapped
+ * then, as after any failed MAP_FIXED mmap().
+ */
+static unsigned long mshare_host_clear_tables(struct mshare_host_op *op)
+{
+	unsigned long r;
+
+	WARN_ON_ONCE(!op->task.free_tables);
+	r = vm_mmap(NULL, op->addr, op->len, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, 0);
+	vm_munmap(op->addr, op->len);
+	return IS_ERR_VALUE(r) ? r : 0;
+}
+
 static void mshare_host_map(struct mshare_host_op *op)
 {
 	unsigned long populate = op->flags & (MAP_POPULATE | MAP_LOCKED);
@@ -200,6 +228,9 @@ static void mshare_host_map(struct mshare_host_op *op)
 		op->result = -EPERM;
 		return;
 	}
+	op->result = mshare_host_clear_tables(op);
+	if (op->result)
+		return;
 	mutex_lock(&mshare_hugetlb_lock);
 	op->result = vm_mmap(op->file, op->addr, op->len, op->prot,
 			     op->flags & ~populate, op->offset);
@@ -285,7 +316,19 @@ static void mshare_host_unclaim(struct mshare_region *region)
 
 static int mshare_host_change_begin(struct mshare_region *region,
 				    bool tracked);
+static int mshare_host_change_begin_fast(struct mshare_region *region);
 static void mshare_host_change_end(struct mshare_region *region);
+
+/*
+ * Fast changes (tables.c, Rule K): on where the load-time self-test showed
+ * that host tables can be kept.  Off, every change takes the slow path,
+ * which locks out every attacher first (the escape hatch, and what the
+ * tests of that path use).
+ */
+static bool mshare_fast_change = true;
+module_param_named(fast_change, mshare_fast_change, bool, 0644);
+MODULE_PARM_DESC(fast_change,
+		 "host changes that take no attacher lock, where page tables can be kept (default: on)");
 
 /*
  * Does this change place an object whose writes through attachments need
@@ -303,14 +346,36 @@ static bool mshare_host_op_tracked(const struct mshare_host_op *op)
 	return magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC;
 }
 
-static int mshare_host_op_thread(void *data)
+/*
+ * May this change run without the attachers' locks (with the host's
+ * tables kept)?  Not if the self-test failed or the parameter says no;
+ * not for a placement that may be hugetlb (serial: kept PTE tables must
+ * be freed under its range first, mshare_host_clear_tables()); not for the
+ * first tracked object, whose vm_ops must reach every attachment under its
+ * mmap lock before the object can be pinned.  region->tracked is written
+ * only by the region's one running change, this one.
+ */
+static bool mshare_host_op_fast(const struct mshare_host_op *op, bool tracked)
+{
+	return READ_ONCE(mshare_fast_change) && mshare_tables_kept_ok &&
+	       !op->serial && (!tracked || READ_ONCE(op->region->tracked));
+}
+
+int mshare_host_op_thread(void *data)
 {
 	struct mshare_host_op *op = data;
 	struct mshare_region *region = op->region;
+	bool tracked = mshare_host_op_tracked(op);
+	bool fast = mshare_host_op_fast(op, tracked);
 	int err;
 
+	/* Frees only when every attacher is locked out: the slow path. */
+	WRITE_ONCE(op->task.free_tables, !fast);
 	/* The caller made this the region's one running change. */
-	err = mshare_host_change_begin(region, mshare_host_op_tracked(op));
+	if (fast)
+		err = mshare_host_change_begin_fast(region);
+	else
+		err = mshare_host_change_begin(region, tracked);
 	if (err) {
 		op->result = err;
 	} else {
@@ -538,9 +603,10 @@ void mshare_host_destroy(struct mshare_region *region)
 	WARN_ON(!list_empty(&region->fwd_list));
 	mmu_notifier_unregister(&region->host_inv_mn, host);
 	mmu_notifier_unregister(&region->host_mn, host);
+	/* The objects and every table, those kept under gaps too. */
+	mshare_tables_release(host, mshare_region_size(region));
 	/* Nothing is charged any more; the owner must not outlive our pin. */
 	mshare_set_mm_owner(host, NULL);
-	/* exit_mmap() frees the objects and every host page table. */
 	mmput(host);
 	put_task_struct(region->owner);
 	region->host = NULL;
@@ -665,6 +731,27 @@ static void mshare_lock_wait_expired(struct work_struct *work)
 	queue_delayed_work(system_long_wq, &w->work, again);
 }
 
+static void mshare_lock_wait_init(struct mshare_lock_wait *w)
+{
+	w->task = current;
+	spin_lock_init(&w->lock);
+	INIT_DELAYED_WORK_ONSTACK(&w->work, mshare_lock_wait_expired);
+	allow_kernel_signal(SIGKILL);
+}
+
+static void mshare_lock_wait_arm(struct mshare_lock_wait *w)
+{
+	queue_delayed_work(system_long_wq, &w->work, MSHARE_LOCK_WAIT);
+}
+
+static void mshare_lock_wait_done(struct mshare_lock_wait *w)
+{
+	cancel_delayed_work_sync(&w->work);
+	/* a SIGKILL sent as the last wait ended was dropped by that wait */
+	disallow_signal(SIGKILL);
+	destroy_delayed_work_on_stack(&w->work);
+}
+
 static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
 				 struct mm_struct *mm)
 {
@@ -706,7 +793,7 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
 static int mshare_host_change_begin(struct mshare_region *region,
 				    bool tracked)
 {
-	struct mshare_lock_wait w = { .task = current };
+	struct mshare_lock_wait w = { };
 	struct mshare_change_target *t;
 	struct mshare_attach *att;
 	unsigned int n, i;
@@ -735,11 +822,9 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	}
 	spin_unlock(&region->attach_lock);
 
-	spin_lock_init(&w.lock);
-	INIT_DELAYED_WORK_ONSTACK(&w.work, mshare_lock_wait_expired);
-	allow_kernel_signal(SIGKILL);
+	mshare_lock_wait_init(&w);
 	if (i)
-		queue_delayed_work(system_long_wq, &w.work, MSHARE_LOCK_WAIT);
+		mshare_lock_wait_arm(&w);
 	while (i--) {
 		if (!err && mshare_host_mmap_lock(&w, t[i].mm)) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
@@ -752,20 +837,60 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		}
 		mmdrop(t[i].mm);
 	}
-	cancel_delayed_work_sync(&w.work);
-	/* a SIGKILL sent as the last wait ended was dropped by that wait */
-	disallow_signal(SIGKILL);
-	destroy_delayed_work_on_stack(&w.work);
+	mshare_lock_wait_done(&w);
 	kvfree(t);
 	if (err)
 		mshare_host_change_end(region);
 	return err;
 }
 
+/*
+ * A fast change: no attacher lock, no cut; links stay, since the host
+ * keeps every table (tables.c) and its entries change only under their
+ * split locks, with the host's TLB flushes reaching every attacher's CPUs
+ * (tlb.c) and its invalidations every listening secondary MMU (above).
+ * New links wait (mutating), for nothing but order.
+ *
+ * What is left to bound is the host's own mmap_lock: a fault through an
+ * attachment that may not drop its locks (GUP without "locked", e.g.
+ * /proc/PID/mem) holds the host's for reading for as long as its file's
+ * I/O takes, which on FUSE a user controls.  So, as for attachers' locks
+ * on the slow path: host_busy sends every fault that takes the host's lock
+ * from now on back out before it can start any I/O (fault.c), and the
+ * host's lock is taken once for writing, under the same 30 s limit, to
+ * wait for the faults already inside.  After that vm_mmap()/vm_munmap()
+ * take it again, meeting only short holders (fsync, ->access, which
+ * never starts a user-controlled I/O).
+ */
+static int mshare_host_change_begin_fast(struct mshare_region *region)
+{
+	struct mshare_lock_wait w = { };
+	int err;
+
+	spin_lock(&region->attach_lock);
+	region->mutating = true;
+	region->host_busy = true;
+	spin_unlock(&region->attach_lock);
+
+	mshare_lock_wait_init(&w);
+	mshare_lock_wait_arm(&w);
+	err = mshare_host_mmap_lock(&w, region->host);
+	mshare_lock_wait_done(&w);
+	if (err) {
+		pr_warn_ratelimited("a region change gave up (EBUSY): a fault held the region's lock for %u s\n",
+				    MSHARE_LOCK_WAIT / HZ);
+		mshare_host_change_end(region);
+		return -EBUSY;
+	}
+	mmap_write_unlock(region->host);
+	return 0;
+}
+
 static void mshare_host_change_end(struct mshare_region *region)
 {
 	spin_lock(&region->attach_lock);
 	region->mutating = false;
+	region->host_busy = false;
 	spin_unlock(&region->attach_lock);
 	wake_up_all(&region->mutation_done);
 }

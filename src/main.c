@@ -32,6 +32,8 @@ static int __init mshare_init(void)
 	err = mshare_hook_init();
 	if (err)
 		goto out_host;
+	/* Needs the hooks; decides between the fast and the slow changes. */
+	mshare_tables_selftest();
 	err = mshare_attach_seal();
 	if (err)
 		goto out_hook;

@@ -65,6 +65,11 @@ struct mshare_region {
 	/* A host change is under way: attachers must not link. */
 	bool			mutating;
 	/*
+	 * The change under way is a fast one (host.c): it takes no attacher
+	 * lock, so a fault may not hold the host's lock while it runs.
+	 */
+	bool			host_busy;
+	/*
 	 * Once set, for good: the region has held a writable object whose
 	 * filesystem needs dirty tracking, and its attachments have the vm_ops
 	 * that make GUP refuse long-term write pins (MSHARE_OPS_TRACKED).
@@ -157,7 +162,16 @@ u64 mshare_region_size(struct mshare_region *region);
 extern const struct file_operations mshare_region_fops;
 extern const struct inode_operations mshare_region_iops;
 
+/*
+ * First in the kthread data of every task that may run free_pgd_range() in
+ * a live host (tables.c): whether its frees may go through.
+ */
+struct mshare_tables_task {
+	bool			free_tables;
+};
+
 /* host.c */
+int mshare_host_op_thread(void *data);
 int mshare_host_create(struct mshare_region *region);
 void mshare_host_destroy(struct mshare_region *region);
 long mshare_host_create_mapping(struct mshare_region *region,
@@ -168,6 +182,12 @@ int mshare_host_fsync(struct mshare_region *region, loff_t start, loff_t end,
 		      int datasync);
 int mshare_host_init(void);
 void mshare_host_exit(void);
+
+/* tables.c */
+extern bool mshare_tables_kept_ok;
+bool mshare_host_keeps_tables(struct mm_struct *mm);
+void mshare_tables_release(struct mm_struct *host, u64 size);
+void mshare_tables_selftest(void);
 
 /* attach.c */
 int mshare_attach_mmap(struct mshare_region *region,

@@ -22,9 +22,12 @@
  *      huge_pmd_unshare() would later free outside the host's protocol
  *   3. the same hugetlbfs file is refused (EBUSY) in a second region whose
  *      host could share tables with the first (equal flags, the same
- *      placement modulo 1 GiB); it may be placed twice in one region, in
- *      the second at another alignment or once the first let go, and a
- *      reader's read-only placement (uid 65534) never blocks the owner's
+ *      placement modulo 1 GiB), and alike twice in one region too (hugetlb
+ *      pairs tables within an mm, and a table the host keeps under one
+ *      placement would stay reachable from the other); it may be placed
+ *      twice in one region, and in the second, at another alignment, in
+ *      the second once the first let go, and a reader's read-only
+ *      placement (uid 65534) never blocks the owner's
  *   4. migrate_pages() and move_pages() of a read-only attacher (uid
  *      65534) leave the owner's pages on their node: region pages are
  *      mapped once, by the host, so to the kernel they never look shared,
@@ -293,8 +296,12 @@ static void test_two_regions(void)
 		   "two regions: the file placed in the first"))
 		goto out;
 	r = place_huge(fd1, GIB, hf);
+	err = errno;
+	check_err(r, err, EBUSY,
+		  "two regions: placing it alike again in the same region fails with EBUSY");
+	r = place_huge(fd1, GIB + HPAGE, hf);
 	check_ok(r, errno,
-		 "two regions: and again at another offset of the same region");
+		 "two regions: and again in the same region at another offset modulo 1 GiB works");
 	p = region_attach(fd1, A, RW);
 	if (p)
 		p[0] = 9;
@@ -303,9 +310,9 @@ static void test_two_regions(void)
 	check_err(r, err, EBUSY, "two regions: placing it alike in the second fails with EBUSY");
 	r = place_huge(fd2, HPAGE, hf);
 	check_ok(r, errno, "two regions: placing it in the second at another offset modulo 1 GiB works (no table could pair)");
-	check(p && p[0] == 9 && p[GIB] == 9,
+	check(p && p[0] == 9 && p[GIB + HPAGE] == 9,
 	      "two regions: the first region still holds it");
-	r = region_unmap(fd1, 0, 2 * GIB);
+	r = region_unmap(fd1, 0, 3 * GIB);
 	check_ok(r, errno, "two regions: the first region unmaps it");
 	r = region_unmap(fd2, 0, 2 * GIB);
 	check_ok(r, errno, "two regions: so does the second");
