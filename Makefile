@@ -35,7 +35,7 @@ TEST_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -O2 -g -Iinclude/uapi
 STATIC_TESTS	:= msharefs_test gup_test stress_test share_test unload_test \
 		   security_test notify_test sync_test placement_test \
 		   churn_test tables_test access_test stall_test fuzz_test \
-		   hwpoison_test asuser
+		   hwpoison_test kept_test asuser
 KMOD_TESTS	:= kmod_cycle
 # The lib group: lib_test (static, with lib/libmshare.a) runs the dynamic
 # preload_test under the shim, which goes into the guest beside them.

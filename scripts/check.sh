@@ -54,7 +54,7 @@ boots=${MSHARE_BOOTS:-5level no5lvl-pti}
 root_boots=${MSHARE_ROOT_BOOTS:-${MSHARE_BOOTS:-no5lvl}}
 once=${MSHARE_ONCE_GROUPS-,pg,tracers}	# the first kernel's last boot only
 new_boots=${MSHARE_NEW_BOOTS:-${MSHARE_BOOTS:-5level no5lvl-pti}}
-groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz,hwpoison}
+groups=${MSHARE_GROUPS:-fs,kmod,share,gup,unload,security,notify,sync,placement,churn,tables,access,lib,refusal,fuzz,hwpoison,kept}
 fuzz="mshare_fuzz=${MSHARE_FUZZ:-60}"
 [ -z "${MSHARE_FUZZ_SEED:-}" ] || fuzz="$fuzz mshare_fuzz_seed=$MSHARE_FUZZ_SEED"
 export MSHARE_VM_NUMA=${MSHARE_VM_NUMA:-1}

@@ -120,6 +120,7 @@ for g in $(echo "$groups" | tr ',' ' '); do
 		echo "# load: share $r1, stress $r2, stress-ng $r3" >&3
 		[ "$r1" = 0 ] && [ "$r2" = 0 ] && [ "$r3" = 0 ] ;;
 	notify)	/tests/notify_test "$mnt" >&3 2>&1 ;;
+	kept)	/tests/kept_test "$mnt" >&3 2>&1 ;;
 	tracers) # the hook beside the function tracers and kprobes
 		sh /tests/tracers.sh "$mnt" "${mshare_tracers:-gup_test}" \
 			"${mshare_tracers_cycles:-0}" >&3 2>&1 ;;

@@ -257,6 +257,15 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 	n = min_t(unsigned long, len, PAGE_SIZE - offset_in_page(haddr));
 
 	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
+	/*
+	 * A change is draining the host's lock (host.c): a folio lock that
+	 * another task holds over a stalled FUSE read could keep us here for
+	 * ever, and the change with us.  The caller reports an I/O error.
+	 */
+	if (READ_ONCE(region->host_busy)) {
+		n = -EBUSY;
+		goto out;
+	}
 	hvma = vma_lookup(host, haddr);
 	if (!hvma || !mshare_access_ok(hvma, flags)) {
 		n = -EFAULT;

@@ -161,6 +161,11 @@ static int mshare_host_check_placed(struct mshare_host_op *op)
 			if (!err && mshare_huge_size(vma->vm_file) > PMD_SIZE)
 				err = -EINVAL;
 		}
+		if (!err && is_vm_hugetlb_page(vma) && !op->serial) {
+			/* kept PTE tables were not cleared under it */
+			mshare_alarm("a hugetlb VMA from a file that is not hugetlbfs nor stacking\n");
+			err = -EINVAL;
+		}
 		if (!err && is_vm_hugetlb_page(vma) &&
 		    mshare_hugetlb_pairs(vma)) {
 			pr_info_ratelimited("refusing a hugetlbfs object that another region holds alike: the two would share page tables\n");
@@ -188,21 +193,53 @@ static DEFINE_MUTEX(mshare_hugetlb_lock);
  * stacking filesystem): free the page tables kept under its range.  A
  * hugetlb fault BUGs on a PMD entry that points to a PTE table
  * (huge_pte_alloc()), and kept tables may sit under gaps where no VMA
- * would have them freed.  A PROT_NONE reserve over the range, unmapped:
- * free_pgtables() then visits every table under it.  Only a slow change
- * places these (mshare_host_op_fast()), so frees are allowed here.  If
- * the reserve cannot be made, the placement fails: the range is unmapped
- * then, as after any failed MAP_FIXED mmap().
+ * would have them freed.  Only a slow change places these
+ * (mshare_host_op_fast()), so frees are safe for attachers here; they
+ * must not orphan kept tables outside the range either: free_pgtables()
+ * frees an upper-level table once no VMA is left in its span, between the
+ * neighbours' ends, whatever a gap below it still holds.  So the
+ * neighbours are pinned to the range's ends first (a PROT_NONE page where
+ * there is none), the range becomes one PROT_NONE reserve (tables kept:
+ * every table under it is then under one VMA), and only that is unmapped
+ * with frees allowed.  On failure the placement fails, the range possibly
+ * unmapped, as after a failed MAP_FIXED mmap().
  */
-static unsigned long mshare_host_clear_tables(struct mshare_host_op *op)
-{
-	unsigned long r;
+#define MSHARE_RESERVE	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-	WARN_ON_ONCE(!op->task.free_tables);
+static long mshare_host_clear_tables(struct mshare_host_op *op)
+{
+	unsigned long lo = op->addr - PAGE_SIZE, hi = op->addr + op->len;
+	bool have_lo, have_hi = false;
+	unsigned long r;
+	long err = 0;
+
+	r = vm_mmap(NULL, lo, PAGE_SIZE, PROT_NONE,
+		    MSHARE_RESERVE | MAP_FIXED_NOREPLACE, 0);
+	have_lo = !IS_ERR_VALUE(r);
+	if (!have_lo && r != -EEXIST)
+		return r;
+	r = vm_mmap(NULL, hi, PAGE_SIZE, PROT_NONE,
+		    MSHARE_RESERVE | MAP_FIXED_NOREPLACE, 0);
+	have_hi = !IS_ERR_VALUE(r);
+	if (!have_hi && r != -EEXIST) {
+		err = r;
+		goto out;
+	}
 	r = vm_mmap(NULL, op->addr, op->len, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, 0);
+		    MSHARE_RESERVE | MAP_FIXED, 0);
+	if (IS_ERR_VALUE(r)) {
+		err = r;
+		goto out;
+	}
+	WRITE_ONCE(op->task.free_tables, true);
 	vm_munmap(op->addr, op->len);
-	return IS_ERR_VALUE(r) ? r : 0;
+	WRITE_ONCE(op->task.free_tables, false);
+out:
+	if (have_hi)
+		vm_munmap(hi, PAGE_SIZE);
+	if (have_lo)
+		vm_munmap(lo, PAGE_SIZE);
+	return err;
 }
 
 static void mshare_host_map(struct mshare_host_op *op)
@@ -352,13 +389,14 @@ static bool mshare_host_op_tracked(const struct mshare_host_op *op)
  * not for a placement that may be hugetlb (serial: kept PTE tables must
  * be freed under its range first, mshare_host_clear_tables()); not for the
  * first tracked object, whose vm_ops must reach every attachment under its
- * mmap lock before the object can be pinned.  region->tracked is written
- * only by the region's one running change, this one.
+ * mmap lock before the object can be pinned (tracked_all: a slow change
+ * got them there; one that gave up with EBUSY did not).  Written only by
+ * the region's one running change, this one.
  */
 static bool mshare_host_op_fast(const struct mshare_host_op *op, bool tracked)
 {
 	return READ_ONCE(mshare_fast_change) && mshare_tables_kept_ok &&
-	       !op->serial && (!tracked || READ_ONCE(op->region->tracked));
+	       !op->serial && (!tracked || op->region->tracked_all);
 }
 
 int mshare_host_op_thread(void *data)
@@ -369,8 +407,6 @@ int mshare_host_op_thread(void *data)
 	bool fast = mshare_host_op_fast(op, tracked);
 	int err;
 
-	/* Frees only when every attacher is locked out: the slow path. */
-	WRITE_ONCE(op->task.free_tables, !fast);
 	/* The caller made this the region's one running change. */
 	if (fast)
 		err = mshare_host_change_begin_fast(region);
@@ -774,6 +810,25 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
 }
 
 /*
+ * With host_busy set, wait (for at most MSHARE_LOCK_WAIT, w armed) until
+ * no fault or ->access is inside the host's mmap_lock: take it for
+ * writing and let it go.  Those that come after leave before any I/O
+ * (fault.c), so the vm_mmap()/vm_munmap() that follows meets only short
+ * holders.  -EBUSY, nothing changed, if the wait was cut short.
+ */
+static int mshare_host_drain(struct mshare_region *region,
+			     struct mshare_lock_wait *w)
+{
+	if (mshare_host_mmap_lock(w, region->host)) {
+		pr_warn_ratelimited("a region change gave up (EBUSY): a fault held the region's lock for %u s\n",
+				    MSHARE_LOCK_WAIT / HZ);
+		return -EBUSY;
+	}
+	mmap_write_unlock(region->host);
+	return 0;
+}
+
+/*
  * Before changing the host: forbid new links, then, for each attachment
  * listed at that moment, take its mm's mmap_lock for writing (and write-lock
  * its VMA) and only then cut its links and flush its TLB.  Slow GUP and
@@ -787,8 +842,13 @@ static int mshare_host_mmap_lock(struct mshare_lock_wait *w,
  * there with -EBUSY (the links already cut come back on the next faults).
  * A change that places a writable object needing dirty tracking (tracked)
  * marks the region first, and its attachments take the vm_ops that say so
- * (mshare_attach_vm_ops()) while their mmap_lock is held.
- * Called by the region's one running change; may sleep.
+ * (mshare_attach_vm_ops()) while their mmap_lock is held.  Then, like a
+ * fast change, it drains the host's own lock (host_busy): the time limit
+ * covers the whole phase, each wait its own 30 s.
+ * The slow path: for the first tracked object and for hugetlb placements
+ * (mshare_host_op_fast()), and for all changes where tables cannot be
+ * kept or fast_change is off.  Called by the region's one running change;
+ * may sleep.
  */
 static int mshare_host_change_begin(struct mshare_region *region,
 				    bool tracked)
@@ -811,6 +871,7 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		kvfree(t);
 	}
 	region->mutating = true;
+	region->host_busy = true;
 	if (tracked)
 		WRITE_ONCE(region->tracked, true);
 	i = 0;
@@ -823,8 +884,7 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	spin_unlock(&region->attach_lock);
 
 	mshare_lock_wait_init(&w);
-	if (i)
-		mshare_lock_wait_arm(&w);
+	mshare_lock_wait_arm(&w);
 	while (i--) {
 		if (!err && mshare_host_mmap_lock(&w, t[i].mm)) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
@@ -837,10 +897,14 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		}
 		mmdrop(t[i].mm);
 	}
+	if (!err)
+		err = mshare_host_drain(region, &w);
 	mshare_lock_wait_done(&w);
 	kvfree(t);
 	if (err)
 		mshare_host_change_end(region);
+	else if (READ_ONCE(region->tracked))
+		region->tracked_all = true;
 	return err;
 }
 
@@ -874,16 +938,11 @@ static int mshare_host_change_begin_fast(struct mshare_region *region)
 
 	mshare_lock_wait_init(&w);
 	mshare_lock_wait_arm(&w);
-	err = mshare_host_mmap_lock(&w, region->host);
+	err = mshare_host_drain(region, &w);
 	mshare_lock_wait_done(&w);
-	if (err) {
-		pr_warn_ratelimited("a region change gave up (EBUSY): a fault held the region's lock for %u s\n",
-				    MSHARE_LOCK_WAIT / HZ);
+	if (err)
 		mshare_host_change_end(region);
-		return -EBUSY;
-	}
-	mmap_write_unlock(region->host);
-	return 0;
+	return err;
 }
 
 static void mshare_host_change_end(struct mshare_region *region)

@@ -33,10 +33,12 @@ static int __init mshare_init(void)
 	if (err)
 		goto out_host;
 	/* Needs the hooks; decides between the fast and the slow changes. */
-	mshare_tables_selftest();
-	err = mshare_attach_seal();
+	err = mshare_tables_init();
 	if (err)
 		goto out_hook;
+	err = mshare_attach_seal();
+	if (err)
+		goto out_tables;
 	/* Last: once registered, regions can be made and mapped. */
 	err = msharefs_init();
 	if (err)
@@ -47,6 +49,8 @@ static int __init mshare_init(void)
 
 out_seal:
 	mshare_attach_unseal();
+out_tables:
+	mshare_tables_exit();
 out_hook:
 	mshare_hook_exit();
 out_host:
@@ -66,6 +70,7 @@ static void __exit mshare_exit(void)
 	msharefs_exit();
 	mshare_region_check_leaks();
 	mshare_attach_unseal();
+	mshare_tables_exit();
 	mshare_hook_exit();
 	mshare_host_exit();
 	mshare_attach_exit();

@@ -75,6 +75,12 @@ struct mshare_region {
 	 * that make GUP refuse long-term write pins (MSHARE_OPS_TRACKED).
 	 */
 	bool			tracked;
+	/*
+	 * A slow change's lock phase completed with tracked set: every
+	 * attachment has the tracked vm_ops since.  Only then may a change
+	 * that places a tracked object be fast.  By the running change only.
+	 */
+	bool			tracked_all;
 	wait_queue_head_t	mutation_done;
 	cpumask_var_t		flush_mask;
 	/*
@@ -187,7 +193,8 @@ void mshare_host_exit(void);
 extern bool mshare_tables_kept_ok;
 bool mshare_host_keeps_tables(struct mm_struct *mm);
 void mshare_tables_release(struct mm_struct *host, u64 size);
-void mshare_tables_selftest(void);
+int mshare_tables_init(void);
+void mshare_tables_exit(void);
 
 /* attach.c */
 int mshare_attach_mmap(struct mshare_region *region,

@@ -24,6 +24,12 @@
  * Every wait has a deadline, so the old module fails the checks instead of
  * hanging the guest.
  *
+ * A fast change (the module's default, src/tables.c) takes no attacher
+ * lock at all, so the stall cannot delay it (1b).  The slow path still
+ * takes every attacher's lock (a region's first writable object that
+ * needs dirty tracking, hugetlb placements), so parts 2 to 5 run with
+ * fast_change=0 and hold it to the promise above.
+ *
  *   1. set-up: the attacker (uid 65534) mounts FUSE in its namespaces,
  *      attaches root's region read-only, and its /proc/self/mem reader is
  *      blocked in FUSE holding its mmap lock
@@ -40,6 +46,8 @@
  *      lets go after 20 s and the other 20 s later; the UNMAP succeeds
  *      after about 40 s, and the next change at once (no SIGKILL meant
  *      for a wait reaches anything after it)
+ *   1b. with fast_change=Y, the owner's UNMAP and CREATE_MAPPING succeed
+ *      within 5 s while the attacker is stalled
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -569,6 +577,12 @@ static int reader_check(unsigned char want, double secs, const char *what)
  * Part 2 and 3: one change the attacker stalls.  Returns 0 if the change
  * is still blocked (the old module), so the caller stops there.
  */
+static int fast_change(int on)
+{
+	return write_file("/sys/module/mshare/parameters/fast_change",
+			  on ? "Y" : "N");
+}
+
 static int stalled_change(int fd, enum change ch, const char *name)
 {
 	double t0, dt = 0, tb, db = 0;
@@ -807,6 +821,8 @@ int main(int argc, char **argv)
 	alarm(660);
 
 	group("1. uid 65534 holds its own mmap lock in a stalled FUSE read, attached to root's region");
+	if (!check(!fast_change(0), "set-up: fast_change=0 (the slow path, which waits for attachers)"))
+		return tap_done();
 	fd = region_make(mnt, "stall", 0644, A, path);
 	if (fd < 0) {
 		check(0, "set-up: root's region (0644)");
@@ -844,6 +860,33 @@ int main(int argc, char **argv)
 		diag_stack(pid, tid, "attacker's reader");
 		goto out_attacker;
 	}
+
+	group("1b. a fast change takes no attacher lock: the stall delays it not at all");
+	fast_change(1);
+	t0 = now();
+	pid = change_start(fd, CH_UNMAP);
+	if (!wait_until(pid, t0, 5.0, &st)) {
+		check(0, "fast: the owner's UNMAP succeeds within 5 s (still blocked)");
+		blocked_change = pid;
+		blocked = 1;
+		goto out_attacker;
+	}
+	check(WIFEXITED(st) && !WEXITSTATUS(st),
+	      "fast: the owner's UNMAP succeeds within 5 s (%.1f s: %s)",
+	      now() - t0, wait_str(st));
+	t0 = now();
+	pid = change_start(fd, CH_CREATE_POPULATE);
+	if (!wait_until(pid, t0, 5.0, &st)) {
+		check(0, "fast: the owner's CREATE_MAPPING succeeds within 5 s (still blocked)");
+		blocked_change = pid;
+		blocked = 1;
+		goto out_attacker;
+	}
+	check(WIFEXITED(st) && !WEXITSTATUS(st),
+	      "fast: the owner's CREATE_MAPPING succeeds within 5 s (%.1f s: %s)",
+	      now() - t0, wait_str(st));
+	memset(own, TAG, OBJ);
+	fast_change(0);
 
 	group("2. the owner's UNMAP gives up (EBUSY) instead of waiting forever");
 	blocked = !stalled_change(fd, CH_UNMAP, "UNMAP");
@@ -912,6 +955,7 @@ out:
 		munmap(own, A);
 	close(fd);
 	unlink(path);
+	fast_change(1);
 	if (fusedir[0] && rmdir(fusedir))
 		diag("cleanup: rmdir %s: %s", fusedir, errname(errno));
 	alarm(0);
