@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -76,11 +77,18 @@ static long minflt(void)
 	return ru.ru_minflt;
 }
 
-/* PageTables of /proc/meminfo, in KiB; -1 on failure */
+/*
+ * PageTables of /proc/meminfo, in KiB; -1 on failure.  Per-CPU counter
+ * deltas are folded in first (vm.stat_refresh): unfolded, they hide up to
+ * hundreds of KiB.
+ */
 static long page_tables_kb(void)
 {
 	char buf[8192], *p;
-	ssize_t n = read_file("/proc/meminfo", buf, sizeof(buf) - 1);
+	ssize_t n;
+
+	write_file("/proc/sys/vm/stat_refresh", "1");
+	n = read_file("/proc/meminfo", buf, sizeof(buf) - 1);
 
 	if (n <= 0)
 		return -1;
@@ -107,9 +115,11 @@ static void test_param(void)
 	char buf[8] = "";
 
 	diag("1. the self-test at load");
-	check(read_file(PARAM, buf, sizeof(buf)) > 0 && buf[0] == 'Y',
+	if (read_file(PARAM, buf, sizeof(buf)) <= 0)
+		buf[0] = '?';
+	check(buf[0] == 'Y',
 	      "fast_change is Y (the load-time self-test kept tables): %c",
-	      buf[0] ? buf[0] : '?');
+	      buf[0]);
 }
 
 /* One change of the object at roff: UNMAP, then CREATE (anonymous). */
@@ -319,14 +329,17 @@ static void race_reader(int fd, int kind, struct race *r)
 	char *p = region_attach(fd, A, PROT_READ);
 	int mem = open("/proc/self/mem", O_RDONLY);
 	int pm = open("/proc/self/pagemap", O_RDONLY);
-	int null = open("/tmp/kept_sink", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int null = memfd_create("kept_sink", 0);
 	unsigned char vec[OBJ / PG];
 	char buf[4096];
 	uint64_t v, ent[64];
 	unsigned int i = 0;
 
-	if (!p || mem < 0 || pm < 0 || null < 0)
+	if (!p || mem < 0 || pm < 0 || null < 0) {
+		diag("reader %d: set-up failed (attach %s, mem %d, pagemap %d, sink %d): %s",
+		     kind, p ? "ok" : "failed", mem, pm, null, errname(errno));
 		_exit(2);
+	}
 	while (!*r->stop) {
 		char *o = p + (i++ % NOBJ) * 64 * MIB;
 		struct iovec lv = { &v, 8 }, rv = { o, 8 };
@@ -378,8 +391,13 @@ static int race_child(void *arg)
 	pid_t pid[6];
 	int k, st, err = 0;
 
-	if (fd < 0)
+	/* setuid() made us undumpable: /proc/self/mem would be root's */
+	prctl(PR_SET_DUMPABLE, 1);
+
+	if (fd < 0) {
+		diag("readers: open %s: %s", r->path, errname(errno));
 		return 1;
+	}
 	for (k = 0; k < 6; k++) {
 		pid[k] = fork();
 		if (pid[k] == 0)
@@ -465,7 +483,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
-	unlink("/tmp/kept_sink");
 	write_file("/proc/sys/vm/nr_hugepages", "0");
 }
 
