@@ -257,15 +257,6 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 	n = min_t(unsigned long, len, PAGE_SIZE - offset_in_page(haddr));
 
 	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
-	/*
-	 * A change is draining the host's lock (host.c): a folio lock that
-	 * another task holds over a stalled FUSE read could keep us here for
-	 * ever, and the change with us.  The caller reports an I/O error.
-	 */
-	if (READ_ONCE(region->host_busy)) {
-		n = -EBUSY;
-		goto out;
-	}
 	hvma = vma_lookup(host, haddr);
 	if (!hvma || !mshare_access_ok(hvma, flags)) {
 		n = -EFAULT;
@@ -273,7 +264,13 @@ int mshare_vm_access(struct vm_area_struct *vma, unsigned long addr,
 	}
 	if (write)
 		gup_flags |= FOLL_WRITE;
-	if (!mshare_fault_is_local(hvma))
+	/*
+	 * While a change drains the host's lock (host.c), no fault either:
+	 * a local file's fault can wait on a folio lock that another task
+	 * holds over a stalled FUSE read, and the change would wait with us.
+	 * What the host has mapped still reads.
+	 */
+	if (!mshare_fault_is_local(hvma) || READ_ONCE(region->host_busy))
 		gup_flags |= FOLL_NOFAULT;
 	got = mshare_gup_remote_page(host, haddr, gup_flags, &page);
 	if (got <= 0) {
