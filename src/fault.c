@@ -96,8 +96,10 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	struct vm_area_struct *hvma;
 	struct mm_struct *host;
 	unsigned long haddr, slot;
+	unsigned long seq;
 	vm_fault_t ret;
 	int link;
+	u8 busy;
 
 	/* 6.12: retry under the mmap lock, where the host lock nests. */
 	if (mshare_fault_drop_vma_lock(vma, flags))
@@ -112,6 +114,7 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	haddr = MSHARE_HOST_BASE + (address - vma->vm_start);
 	slot = (address - vma->vm_start) / MSHARE_ALIGN;
 
+again:
 	down_read_nested(&host->mmap_lock, SINGLE_DEPTH_NESTING);
 	/*
 	 * A fast change waits for the faults inside the host's lock, for at
@@ -119,8 +122,27 @@ vm_fault_t mshare_handle_fault(struct vm_area_struct *vma,
 	 * host_busy under that lock, so it leaves before any I/O (host.c).
 	 */
 	if (READ_ONCE(region->host_busy)) {
+		/* which change: the two change together, at its end */
+		spin_lock(&region->attach_lock);
+		busy = region->host_busy;
+		seq = region->change_seq;
+		spin_unlock(&region->attach_lock);
 		up_read(&host->mmap_lock);
-		return mshare_fault_wait(vma, region, flags, -EBUSY);
+		if (!busy)
+			goto again;
+		if (busy == MSHARE_BUSY_SLOW || (flags & FAULT_FLAG_ALLOW_RETRY))
+			return mshare_fault_wait(vma, region, flags, -EBUSY);
+		/*
+		 * A fault that may not drop its locks (futex fixups, robust
+		 * lists at exit, GUP without "locked"): a fast change takes
+		 * no attacher lock, so it can wait for its end, killably,
+		 * holding the attacher's lock.  Only for this change: the
+		 * next may be slow and want that lock.
+		 */
+		if (wait_event_killable(region->mutation_done,
+					READ_ONCE(region->change_seq) != seq))
+			return VM_FAULT_SIGBUS;
+		goto again;
 	}
 	hvma = vma_lookup(host, haddr);
 	if (!hvma) {

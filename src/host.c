@@ -167,6 +167,17 @@ static int mshare_host_check_placed(struct mshare_host_op *op)
 			err = -EINVAL;
 		}
 		if (!err && is_vm_hugetlb_page(vma) &&
+		    ((vma->vm_start | vma->vm_end) &
+		     (vma_kernel_pagesize(vma) - 1))) {
+			/*
+			 * Its ends' huge pages would share PMD slots with
+			 * PTE tables that clearing the range kept (a stacking
+			 * filesystem that does not align its mappings).
+			 */
+			pr_info_ratelimited("refusing a hugetlb mapping whose ends are not aligned to its page size\n");
+			err = -EINVAL;
+		}
+		if (!err && is_vm_hugetlb_page(vma) &&
 		    mshare_hugetlb_pairs(vma)) {
 			pr_info_ratelimited("refusing a hugetlbfs object that another region holds alike: the two would share page tables\n");
 			err = -EBUSY;
@@ -232,7 +243,8 @@ static long mshare_host_clear_tables(struct mshare_host_op *op)
 		goto out;
 	}
 	WRITE_ONCE(op->task.free_tables, true);
-	vm_munmap(op->addr, op->len);
+	/* (splitting the reserve off a pinned end may fail: no memory) */
+	err = vm_munmap(op->addr, op->len);
 	WRITE_ONCE(op->task.free_tables, false);
 out:
 	if (have_hi)
@@ -312,12 +324,6 @@ static void mshare_host_op_run(struct mshare_host_op *op)
 	revert_creds(old);
 	kthread_unuse_mm(host);
 	set_active_memcg(old_memcg);
-	/*
-	 * A kthread's fput() is deferred to a workqueue.  Finish it, so that
-	 * when UNMAP (or a CREATE over an object) returns, the files it
-	 * dropped are closed: their filesystem can be unmounted at once.
-	 */
-	flush_delayed_fput();
 }
 
 static void mshare_host_op_put(struct mshare_host_op *op)
@@ -417,6 +423,14 @@ int mshare_host_op_thread(void *data)
 	} else {
 		mshare_host_op_run(op);
 		mshare_host_change_end(region);
+		/*
+		 * A kthread's fput() is deferred.  Finish it, so that when
+		 * UNMAP (or a CREATE over an object) returns, the files it
+		 * dropped are closed: their filesystem can be unmounted at
+		 * once.  After the change's end: on 7.x this waits for the
+		 * machine's deferred-fput worker, which faults must not.
+		 */
+		flush_delayed_fput();
 	}
 	mshare_host_unclaim(region);
 	complete(&op->done);
@@ -843,8 +857,9 @@ static int mshare_host_drain(struct mshare_region *region,
  * A change that places a writable object needing dirty tracking (tracked)
  * marks the region first, and its attachments take the vm_ops that say so
  * (mshare_attach_vm_ops()) while their mmap_lock is held.  Then, like a
- * fast change, it drains the host's own lock (host_busy): the time limit
- * covers the whole phase, each wait its own 30 s.
+ * fast change, it drains the host's own lock (host_busy, set only once the
+ * links are cut): the time limit covers the whole phase, each wait its own
+ * 30 s.
  * The slow path: for the first tracked object and for hugetlb placements
  * (mshare_host_op_fast()), and for all changes where tables cannot be
  * kept or fast_change is off.  Called by the region's one running change;
@@ -871,7 +886,6 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		kvfree(t);
 	}
 	region->mutating = true;
-	region->host_busy = true;
 	if (tracked)
 		WRITE_ONCE(region->tracked, true);
 	i = 0;
@@ -897,8 +911,16 @@ static int mshare_host_change_begin(struct mshare_region *region,
 		}
 		mmdrop(t[i].mm);
 	}
-	if (!err)
+	if (!err) {
+		/*
+		 * Only now: until the links were cut, faults through them ran
+		 * as before (one that cannot retry would fail instead).
+		 */
+		spin_lock(&region->attach_lock);
+		region->host_busy = MSHARE_BUSY_SLOW;
+		spin_unlock(&region->attach_lock);
 		err = mshare_host_drain(region, &w);
+	}
 	mshare_lock_wait_done(&w);
 	kvfree(t);
 	if (err)
@@ -933,7 +955,7 @@ static int mshare_host_change_begin_fast(struct mshare_region *region)
 
 	spin_lock(&region->attach_lock);
 	region->mutating = true;
-	region->host_busy = true;
+	region->host_busy = MSHARE_BUSY_FAST;
 	spin_unlock(&region->attach_lock);
 
 	mshare_lock_wait_init(&w);
@@ -949,7 +971,8 @@ static void mshare_host_change_end(struct mshare_region *region)
 {
 	spin_lock(&region->attach_lock);
 	region->mutating = false;
-	region->host_busy = false;
+	region->host_busy = MSHARE_BUSY_NO;
+	region->change_seq++;
 	spin_unlock(&region->attach_lock);
 	wake_up_all(&region->mutation_done);
 }

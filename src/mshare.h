@@ -65,10 +65,13 @@ struct mshare_region {
 	/* A host change is under way: attachers must not link. */
 	bool			mutating;
 	/*
-	 * The change under way is a fast one (host.c): it takes no attacher
-	 * lock, so a fault may not hold the host's lock while it runs.
+	 * A change is draining, or has drained, the host's lock (host.c): a
+	 * fault may not hold it while the change runs.  MSHARE_BUSY_FAST: the
+	 * change takes no attacher lock, so a fault that cannot retry may
+	 * wait for it (change_seq moves at its end) without dropping its own.
 	 */
-	bool			host_busy;
+	u8			host_busy;
+	unsigned long		change_seq;
 	/*
 	 * Once set, for good: the region has held a writable object whose
 	 * filesystem needs dirty tracking, and its attachments have the vm_ops
@@ -110,6 +113,8 @@ struct mshare_region {
 	unsigned int		frozen;
 	wait_queue_head_t	thaw;
 };
+
+enum { MSHARE_BUSY_NO, MSHARE_BUSY_FAST, MSHARE_BUSY_SLOW };
 
 /*
  * The owner of the ranges the host forwards into attachers' chains: the
