@@ -51,7 +51,8 @@ done
 # mshare_host_to_attach, a few instructions, shows what the tracer adds to
 # each call.  Prints RESULT profile fn=F n=N changes=C calls=K ns=T (T:
 # instruction-ns in F over all C changes).
-PROFILE_FNS="mshare_host_op_exec mshare_host_change_begin mshare_attach_unlink
+PROFILE_FNS="mshare_host_op_exec mshare_host_change_begin_fast
+mshare_host_change_begin mshare_attach_unlink
 mshare_flush_mm down_write_killable mtree_load queue_delayed_work_on
 cancel_delayed_work_sync mshare_host_forward
 mshare_flush_attachers mshare_host_to_attach vm_munmap vm_mmap_pgoff"

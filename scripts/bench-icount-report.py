@@ -177,12 +177,13 @@ def section(meta, rows, out, heads):
 
 PROFILE = [
     ('mshare_host_op_exec', 'the whole change, from the ioctl (thread start, begin, host work, end)'),
-    ('mshare_host_change_begin', 'begin: the attachments listed, then per attacher its mmap write lock, its VMA looked up, write-locked, links cut'),
+    ('mshare_host_change_begin_fast', 'begin of a fast change: host_busy, the host lock drained'),
+    ('mshare_host_change_begin', 'begin of a slow change (none here): per attacher its mmap write lock, its VMA looked up, write-locked, links cut'),
     ('mshare_attach_unlink', '  of which: cut the links'),
     ('mshare_flush_mm', '  of which: the attacher\'s TLB flush after the cut'),
-    ('down_write_killable', 'mmap write locks: each attacher\'s in begin, and the host mm\'s'),
+    ('down_write_killable', 'mmap write locks: the host mm\'s (its drain, its mmap and munmap)'),
     ('mtree_load', 'maple tree lookups: each attachment\'s VMA in begin, and any other'),
-    ('queue_delayed_work_on', 'begin: arm the 30 s lock timer (once per change)'),
+    ('queue_delayed_work_on', 'begin: arm the 30 s lock timer (once per change), and other delayed work'),
     ('cancel_delayed_work_sync', 'begin: disarm it (once per change)'),
     ('vm_munmap', 'host work: munmap in the host (includes forwarding and flushes)'),
     ('vm_mmap_pgoff', 'host work: mmap in the host (includes forwarding and flushes)'),
@@ -284,14 +285,16 @@ def main():
            '[architecture.md](architecture.md) §4). mshare\'s own '
            'first-touch fault pays the redirect, and on kernels with '
            'per-VMA locks (6.12, 7.3) the retry under the mmap lock. '
-           'A host change pays '
-           'per attacher (its mmap write lock, a lookup and write lock of '
-           'its attachment\'s VMA, the cut of its links and its TLB '
-           'flush; the forwarding of the invalidation into its notifier '
-           'chain only if its mm may have a subscriber other than '
-           'mshare\'s own, which the benchmark\'s attachers have not): linear in the '
-           'attachers, not flat; each kernel\'s profile below says how '
-           'much each part costs. The fault '
+           'A host change is a fast one (the host keeps its page tables, '
+           'so no attacher is locked or cut: architecture.md, invariant '
+           '1): what it pays per attacher is the host TLB flush reaching '
+           'each attacher (a generation bump and its CPU mask, for each '
+           'flush of the change), and the forwarding of the invalidation '
+           'into its notifier chain only if its mm may have a subscriber '
+           'other than mshare\'s own, which the benchmark\'s attachers '
+           'have not: still linear in the attachers, at a few dozen '
+           'instructions each; each kernel\'s profile below says how much '
+           'each part costs. The fault '
            'that links a slot is about a tenth of an attach (mmap + link) '
            'and under 0.2% of attaching and reading 1 GiB, so linking at '
            'mmap time would save little. Attach + touch is measured over a '
