@@ -39,7 +39,9 @@ static bool mshare_access_ok(struct vm_area_struct *vma, unsigned int flags)
  * waits and retries; a RETRY_NOWAIT fault is told to retry later, lock
  * kept, as such callers expect; a fault that may not retry at all (GUP
  * without a "locked" argument, e.g. /proc/PID/mem) fails with SIGBUS,
- * i.e. EFAULT, rather than deadlock.
+ * i.e. EFAULT, rather than deadlock.  The one exception, in
+ * mshare_handle_fault(): such a fault waits, lock kept, for at most 30 s,
+ * for a fast change (host_busy), which takes no attacher lock.
  */
 static vm_fault_t mshare_fault_wait(struct vm_area_struct *vma,
 				    struct mshare_region *region,
@@ -67,6 +69,9 @@ static vm_fault_t mshare_fault_wait(struct vm_area_struct *vma,
 	module_put(THIS_MODULE);
 	return VM_FAULT_RETRY;
 }
+
+/* How long a fault that cannot retry waits for a fast change, at most. */
+#define MSHARE_FAULT_WAIT	(30 * HZ)
 
 /* Link the slot if the host has a table for it.  Host mmap_lock held. */
 static int mshare_fault_link(struct mshare_attach *att, unsigned long slot,
@@ -136,11 +141,15 @@ again:
 		 * A fault that may not drop its locks (futex fixups, robust
 		 * lists at exit, GUP without "locked"): a fast change takes
 		 * no attacher lock, so it can wait for its end, killably,
-		 * holding the attacher's lock.  Only for this change: the
-		 * next may be slow and want that lock.
+		 * holding the attacher's lock.  Only for this change (the
+		 * next may be slow and want that lock), and for at most
+		 * MSHARE_FAULT_WAIT: a change's MAP_POPULATE of a FUSE file
+		 * takes as long as its daemon likes, and this task's other
+		 * threads queue behind its lock.
 		 */
-		if (wait_event_killable(region->mutation_done,
-					READ_ONCE(region->change_seq) != seq))
+		if (wait_event_killable_timeout(region->mutation_done,
+						READ_ONCE(region->change_seq) != seq,
+						MSHARE_FAULT_WAIT) <= 0)
 			return VM_FAULT_SIGBUS;
 		goto again;
 	}

@@ -163,18 +163,7 @@ static int mshare_host_check_placed(struct mshare_host_op *op)
 		}
 		if (!err && is_vm_hugetlb_page(vma) && !op->serial) {
 			/* kept PTE tables were not cleared under it */
-			mshare_alarm("a hugetlb VMA from a file that is not hugetlbfs nor stacking\n");
-			err = -EINVAL;
-		}
-		if (!err && is_vm_hugetlb_page(vma) &&
-		    ((vma->vm_start | vma->vm_end) &
-		     (vma_kernel_pagesize(vma) - 1))) {
-			/*
-			 * Its ends' huge pages would share PMD slots with
-			 * PTE tables that clearing the range kept (a stacking
-			 * filesystem that does not align its mappings).
-			 */
-			pr_info_ratelimited("refusing a hugetlb mapping whose ends are not aligned to its page size\n");
+			mshare_alarm("a hugetlb VMA from a non-hugetlbfs file\n");
 			err = -EINVAL;
 		}
 		if (!err && is_vm_hugetlb_page(vma) &&
@@ -945,8 +934,10 @@ static int mshare_host_change_begin(struct mshare_region *region,
  * from now on back out before it can start any I/O (fault.c), and the
  * host's lock is taken once for writing, under the same 30 s limit, to
  * wait for the faults already inside.  After that vm_mmap()/vm_munmap()
- * take it again, meeting only short holders (fsync, ->access, which
- * never starts a user-controlled I/O).
+ * take it again, meeting only short holders (fsync; ->access, which does
+ * not fault while host_busy).  A fault that cannot retry waits for the
+ * change's end holding its own mmap lock, for at most 30 s (fault.c):
+ * nothing here takes an attacher's lock.
  */
 static int mshare_host_change_begin_fast(struct mshare_region *region)
 {
