@@ -15,7 +15,8 @@
  *      attacher re-reads it without a fault (exactly 0); with
  *      fast_change=0 the same change cuts the link (at least 1 fault)
  *   3. UNMAP keeps the host's tables (PageTables does not drop by the
- *      128 KiB of a touched 64 MiB object), on the slow path too; and
+ *      up to 128 KiB of PTE tables of a touched 64 MiB object: fewer where
+ *      shmem maps large folios by PMD, as 7.3 may), on the slow path too; and
  *      destroying the region gives everything back (PageTables within
  *      16 KiB of where it was before the region), with objects and holes
  *      in the region at the end
@@ -208,7 +209,7 @@ static void test_tables(void)
 	with = touch_and_unmap(fd, &kept);
 	if (!check(with >= 0, "tables: 64 MiB touched and unmapped"))
 		goto out;
-	check(with >= base + 128 && kept >= with - 8,
+	check(with >= base + 64 && kept >= with - 8,
 	      "tables: the UNMAP kept the host's tables (%ld kB before it, %ld kB after, %ld kB at the start)",
 	      with, kept, base);
 	close(fd);
@@ -224,7 +225,7 @@ static void test_tables(void)
 	base = page_tables_kb();
 	fd2 = region_make(dir, "tables2", 0600, A, path2);
 	with = fd2 >= 0 ? touch_and_unmap(fd2, &kept) : -1;
-	check(with >= base + 128 && kept >= with - 8,
+	check(with >= base + 64 && kept >= with - 8,
 	      "tables: slow: the UNMAP kept them too (%ld kB before it, %ld kB after)",
 	      with, kept);
 	/* objects and holes at the end: the release fills the holes */
