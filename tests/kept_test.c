@@ -258,12 +258,25 @@ static int place_hugetlb(int fd, uint64_t roff, uint64_t len)
 			    -1);
 }
 
+/* Tag each huge page of a fresh hugetlb object; the rest must read 0. */
+static int huge_readback(volatile char *p, char tag)
+{
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < OBJ; i += HPAGE)
+		p[i] = tag;
+	for (i = 0; i < OBJ; i += PG)
+		ok &= p[i] == (i % HPAGE ? 0 : tag);
+	return ok;
+}
+
 static void test_hugetlb(void)
 {
 	char path[PATH_MAX], buf[16] = "";
 	char *p = NULL;
 	size_t i;
-	int fd = -1, ok;
+	int fd = -1;
 
 	diag("4. hugetlb over kept tables");
 	if (write_file("/proc/sys/vm/nr_hugepages", "8") ||
@@ -282,22 +295,14 @@ static void test_hugetlb(void)
 	check(!region_unmap(fd, 0, OBJ), "hugetlb: touched, then unmapped");
 	check_ok(place_hugetlb(fd, 0, OBJ), errno,
 		 "hugetlb: a 4 MiB hugetlb object at the same offset");
-	for (i = 0; i < OBJ; i += HPAGE)
-		p[i] = 4;
-	for (ok = 1, i = 0; i < OBJ; i += PG)
-		ok &= p[i] == (i % HPAGE ? 0 : 4);
-	check(ok, "hugetlb: it reads back what was written");
+	check(huge_readback(p, 4), "hugetlb: it reads back what was written");
 	check(!region_unmap(fd, 0, OBJ) && !region_place_anon(fd, 0, OBJ),
 	      "hugetlb: unmapped, a 4 KiB object again");
 	for (i = 0; i < OBJ; i += PG)
 		p[i] = 5;
 	check_ok(place_hugetlb(fd, 0, OBJ), errno,
 		 "hugetlb: a hugetlb object with MAP_FIXED over the touched one");
-	for (i = 0; i < OBJ; i += HPAGE)
-		p[i] = 6;
-	for (ok = 1, i = 0; i < OBJ; i += PG)
-		ok &= p[i] == (i % HPAGE ? 0 : 6);
-	check(ok, "hugetlb: it reads back what was written");
+	check(huge_readback(p, 6), "hugetlb: it reads back what was written");
 out:
 	if (p)
 		munmap(p, A);
