@@ -776,10 +776,6 @@ static void mshare_lock_wait_init(struct mshare_lock_wait *w)
 	spin_lock_init(&w->lock);
 	INIT_DELAYED_WORK_ONSTACK(&w->work, mshare_lock_wait_expired);
 	allow_kernel_signal(SIGKILL);
-}
-
-static void mshare_lock_wait_arm(struct mshare_lock_wait *w)
-{
 	queue_delayed_work(system_long_wq, &w->work, MSHARE_LOCK_WAIT);
 }
 
@@ -887,7 +883,6 @@ static int mshare_host_change_begin(struct mshare_region *region,
 	spin_unlock(&region->attach_lock);
 
 	mshare_lock_wait_init(&w);
-	mshare_lock_wait_arm(&w);
 	while (i--) {
 		if (!err && mshare_host_mmap_lock(&w, t[i].mm)) {
 			pr_warn_ratelimited("a region change gave up (EBUSY): an attacher held its mmap lock for %u s\n",
@@ -950,7 +945,6 @@ static int mshare_host_change_begin_fast(struct mshare_region *region)
 	spin_unlock(&region->attach_lock);
 
 	mshare_lock_wait_init(&w);
-	mshare_lock_wait_arm(&w);
 	err = mshare_host_drain(region, &w);
 	mshare_lock_wait_done(&w);
 	if (err)
